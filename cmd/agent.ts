@@ -1,0 +1,91 @@
+// agent: `kubeling agent` — joins a cluster with the node token and runs this host's kubelet.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { Logger } from 'pino';
+import { fetchAndPinCa, parseJoinToken } from '../pkg/pki/index.ts';
+import { runAgent } from '../pkg/kubelet/index.ts';
+import { createLogger } from '../pkg/util/log.ts';
+import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
+import { applyConfigFile, flag } from './options.ts';
+
+export interface AgentFlags {
+  server: string;
+  token: string;
+  caFile?: string;
+  nodeName?: string;
+  nodeIp?: string;
+  dataDir: string;
+  dockerHost?: string;
+  kubeletPort: number;
+  podCidr?: string;
+  nodeLabel?: string[];
+  logLevel?: string;
+}
+
+/** agentFlags adds the flags the agent and the embedded agent of `server` share. */
+export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command {
+  if (!opts.forServer) {
+    cmd
+      .addOption(flag('--server <url>', 'API server URL, e.g. https://10.0.0.10:6443').makeOptionMandatory())
+      .addOption(flag('--token <token>', 'node join token (the server\'s DATA_DIR/token)').makeOptionMandatory())
+      .addOption(flag('--ca-file <file>', 'CA certificate to trust instead of the one pinned by the token'))
+      .addOption(flag('--data-dir <dir>', 'agent state directory', '/var/lib/kubeling-agent'))
+      .addOption(flag('--log-level <level>', 'pino log level', 'info'));
+  }
+  return cmd
+    .addOption(flag('--node-name <name>', 'name of this node (default: host name)'))
+    .addOption(flag('--node-ip <ip>', 'address other nodes and the server reach this node at (default: first non-loopback IPv4)'))
+    .addOption(flag('--docker-host <url>', 'Docker Engine endpoint, e.g. unix:///var/run/docker.sock'))
+    .addOption(flag('--kubelet-port <port>', 'port of the agent\'s HTTPS endpoint (logs, exec, port-forward)', 10250).argParser(Number))
+    .addOption(flag('--node-label <key=value>', 'label to register the node with (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]));
+}
+
+export function agentCommand(): Command {
+  const cmd = new Command('agent').description('join a cluster and run pods on this host through Docker');
+  agentFlags(cmd, { forServer: false });
+  cmd.addOption(flag('--config <file>', 'YAML file whose keys are flag names'));
+  cmd.action(async () => {
+    applyConfigFile(cmd);
+    const o = cmd.opts() as AgentFlags;
+    const log = createLogger({ level: o.logLevel, name: 'kubeling-agent' });
+    let caPem: string;
+    try {
+      if (o.caFile) caPem = readFileSync(o.caFile, 'utf8');
+      else {
+        const t = parseJoinToken(o.token);
+        if (!t.caHash) throw new Error('the token carries no CA hash (K10…::…); pass --ca-file to trust the server');
+        caPem = await fetchAndPinCa(o.server, t.caHash);
+      }
+    } catch (e) {
+      log.fatal({ err: e }, `cannot trust ${o.server}: ${(e as Error).message}`);
+      process.exitCode = 1;
+      return;
+    }
+    try {
+      const agent = await startAgent({ ...o, caPem }, log);
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void agent.close().then(() => process.exit(0)));
+    } catch (e) {
+      log.fatal({ err: e }, (e as Error).message);
+      process.exit(1);
+    }
+  });
+  return cmd;
+}
+
+/** startAgent runs the agent with resolved defaults; used by `agent` and by `server`'s embedded agent. */
+export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string }, log: Logger): Promise<{ close(): Promise<void> }> {
+  return runAgent(
+    {
+      server: o.server,
+      token: o.token,
+      caPem: o.caPem,
+      nodeName: (o.nodeName ?? hostName()).toLowerCase(),
+      nodeIp: o.nodeIp ?? defaultNodeIp(),
+      dataDir: o.dataDir,
+      dockerHost: o.dockerHost,
+      kubeletPort: o.kubeletPort ?? 10250,
+      labels: Object.fromEntries((o.nodeLabel ?? []).map((kv) => kv.split('=', 2) as [string, string])),
+    },
+    log,
+  );
+}

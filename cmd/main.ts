@@ -1,0 +1,18 @@
+// main: the `kubeling` command line — one small file per command, wired here.
+import { Command } from 'commander';
+import { serverCommand } from './server.ts';
+import { agentCommand } from './agent.ts';
+import { VERSION } from '../pkg/apiserver/index.ts';
+
+const program = new Command('kubeling')
+  .description('a small, real Kubernetes: control plane + Docker-backed node agents')
+  .showHelpAfterError()
+  .addCommand(serverCommand())
+  .addCommand(agentCommand())
+  .addCommand(
+    new Command('version').description('print the version').action(() => {
+      console.log(`kubeling ${VERSION.gitVersion} (Kubernetes API ${VERSION.major}.${VERSION.minor})`);
+    }),
+  );
+
+await program.parseAsync(process.argv);

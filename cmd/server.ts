@@ -1,0 +1,101 @@
+// server: `kubeling server` — the master (API server over SQLite) plus, unless --disable-agent, its own node agent.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { createApiServer } from '../pkg/apiserver/index.ts';
+import { ensureServerPki, ensureTokens, kubeconfigYaml, parseJoinToken, writeKubeconfig } from '../pkg/pki/index.ts';
+import { openSqliteStore } from '../pkg/store/index.ts';
+import { createLogger } from '../pkg/util/log.ts';
+import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
+import { applyConfigFile, collect, flag } from './options.ts';
+import { agentFlags, startAgent, type AgentFlags } from './agent.ts';
+
+export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFile'> {
+  config?: string;
+  dataDir: string;
+  bindAddress: string;
+  httpsListenPort: number;
+  advertiseAddress?: string;
+  tlsSan: string[];
+  writeKubeconfig?: string;
+  disableAgent: boolean;
+  logLevel: string;
+}
+
+export function serverCommand(): Command {
+  const cmd = new Command('server')
+    .description('run the control plane (API server, store) and, unless --disable-agent, a node agent in the same process')
+    .addOption(flag('--config <file>', 'YAML file whose keys are flag names'))
+    .addOption(flag('--data-dir <dir>', 'where state, certificates and tokens live', '/var/lib/kubeling'))
+    .addOption(flag('--bind-address <ip>', 'address the API server listens on', '0.0.0.0'))
+    .addOption(flag('--https-listen-port <port>', 'HTTPS port of the API server', 6443).argParser(Number))
+    .addOption(flag('--advertise-address <ip>', 'address agents and kubeconfig use to reach the server (default: node IP)'))
+    .addOption(flag('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)').argParser(collect).default([]))
+    .addOption(flag('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default DATA_DIR/kubeconfig.yaml)'))
+    .addOption(flag('--disable-agent', 'run only the control plane, no node agent', false))
+    .addOption(flag('--log-level <level>', 'pino log level', 'info'));
+  agentFlags(cmd, { forServer: true });
+  cmd.action(async () => {
+    applyConfigFile(cmd);
+    await runServer(cmd.opts() as ServerFlags);
+  });
+  return cmd;
+}
+
+export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void> }> {
+  const log = createLogger({ level: o.logLevel, name: 'kubeling-server' });
+  const dataDir = o.dataDir;
+  mkdirSync(join(dataDir, 'db'), { recursive: true, mode: 0o700 });
+  const nodeIp = o.nodeIp ?? defaultNodeIp();
+  const advertise = o.advertiseAddress ?? (o.bindAddress !== '0.0.0.0' && o.bindAddress !== '::' ? o.bindAddress : nodeIp);
+  const ips = new Set<string>([nodeIp, advertise]);
+  const dns = new Set<string>([hostName()]);
+  if (o.bindAddress !== '0.0.0.0' && o.bindAddress !== '::') ips.add(o.bindAddress);
+  for (const san of o.tlsSan ?? []) (/^[0-9.]+$|:/.test(san) ? ips : dns).add(san);
+  log.info({ dataDir }, 'preparing certificates and tokens');
+  const pki = await ensureServerPki(dataDir, { sans: { dns: [...dns], ips: [...ips] } });
+  const { adminToken, nodeToken } = await ensureTokens(dataDir, pki.caCertPem);
+  const nodePassword = parseJoinToken(nodeToken).password;
+  const store = openSqliteStore(join(dataDir, 'db', 'state.db'), { logger: log.child({ component: 'store' }) });
+  const api = await createApiServer({
+    store,
+    logger: log.child({ component: 'apiserver' }),
+    tls: { certPem: pki.certPem, keyPem: pki.keyPem, caCertPem: pki.caCertPem },
+    tokens: new Map([
+      [adminToken, 'admin'],
+      [nodeToken, 'node'],
+      [nodePassword, 'node'],
+    ]),
+    kubeletToken: nodePassword,
+    advertiseAddress: `${advertise}:${o.httpsListenPort}`,
+  });
+  const { port } = await api.listen(o.httpsListenPort, o.bindAddress);
+  const host = o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const kubeconfigPath = o.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml');
+  writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
+  log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
+
+  let agent: { close(): Promise<void> } | undefined;
+  if (!o.disableAgent) {
+    agent = await startAgent(
+      { ...o, server: url, token: nodeToken, caPem: pki.caCertPem, dataDir: join(dataDir, 'agent'), nodeIp },
+      log.child({ component: 'agent' }),
+    );
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await agent?.close();
+      await api.close();
+      await store.close();
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log.info({ signal: sig }, 'shutting down');
+      void close().then(() => process.exit(0));
+    });
+  }
+  return { close };
+}

@@ -1,0 +1,466 @@
+// apiserver: the HTTPS Kubernetes API (fastify): auth, discovery, OpenAPI, CRUD, watch, subresources, tables.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ApiError, errors } from '../api/errors.ts';
+import type { KubeObject } from '../api/types.ts';
+import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
+import { tableFor } from '../api/tables.ts';
+import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
+import type { Store } from '../store/types.ts';
+import { parseApiPath } from './paths.ts';
+import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
+import { aggregatedDiscoveryVersion, decodeBody, mediaType, responseShape, type ResponseShape } from './negotiate.ts';
+import { openapiRoot, openapiGroupVersion } from './openapi.ts';
+import { Registry, withTypeMeta, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
+import { NodeProxy } from './nodeproxy.ts';
+
+export { Registry } from './registry.ts';
+
+/** VERSION is what /version reports; kubectl's dispatcher picks its binary from major/minor. */
+export const VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0+kubeling',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-11-01T00:00:00Z',
+  goVersion: 'go1.23.4',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+};
+
+export interface ApiServerOptions {
+  store: Store;
+  logger: Logger;
+  tls: { certPem: string; keyPem: string; caCertPem: string };
+  /** bearer tokens accepted, mapped to the user they stand for */
+  tokens: Map<string, string>;
+  /** the address clients should use (discovery's serverAddressByClientCIDRs) */
+  advertiseAddress?: string;
+  /** the bearer token presented to node agents when proxying logs/exec/port-forward */
+  kubeletToken?: string;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  registry: Registry;
+  listen(port: number, host: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+
+const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024;
+
+/** createApiServer wires the registry over the store into a fastify app; call listen() to serve. */
+export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const log = opts.logger;
+  const registry = new Registry(opts.store, log.child({ component: 'registry' }));
+  await registry.start();
+  const nodeProxy = new NodeProxy(registry, opts.tls.caCertPem, log.child({ component: 'nodeproxy' }));
+  nodeProxy.kubeletToken = opts.kubeletToken ?? '';
+  const openWatches = new Set<() => void>();
+
+  const app = Fastify({
+    logger: false,
+    https: { key: opts.tls.keyPem, cert: opts.tls.certPem },
+    bodyLimit: 3 * 1024 * 1024,
+    keepAliveTimeout: 60_000,
+    forceCloseConnections: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+  } as any) as unknown as FastifyInstance;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const tokenBufs = [...opts.tokens.entries()].map(([t, user]) => ({ buf: Buffer.from(t), user }));
+  const authenticate = (header: string | undefined): string | undefined => {
+    if (!header || !header.startsWith('Bearer ')) return undefined;
+    const given = Buffer.from(header.slice(7).trim());
+    for (const t of tokenBufs) if (t.buf.length === given.length && timingSafeEqual(t.buf, given)) return t.user;
+    return undefined;
+  };
+  const PUBLIC = new Set(['/readyz', '/livez', '/healthz', '/version', '/cacerts']);
+
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0].replace(/\/+$/, '') || '/';
+    if (PUBLIC.has(path)) return;
+    if (!authenticate(req.headers.authorization)) throw errors.unauthorized();
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let status: ApiError;
+    if (err instanceof ApiError) status = err;
+    else if ((err as any).code === 'FST_ERR_CTP_BODY_TOO_LARGE') status = errors.requestEntityTooLarge('the request body is too large');
+    else if ((err as any).statusCode && (err as any).statusCode < 500) status = errors.badRequest((err as Error).message);
+    else {
+      log.error({ err, url: req.url, method: req.method }, 'request failed');
+      status = errors.internal((err as Error).message);
+    }
+    reply.code(status.code).header('content-type', 'application/json').send(JSON.stringify(status.status));
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    const s = errors.notFoundPath();
+    reply.code(404).header('content-type', 'application/json').send(JSON.stringify(s.status));
+  });
+
+  const json = (reply: FastifyReply, code: number, body: unknown, contentType = 'application/json') =>
+    reply.code(code).header('content-type', contentType).send(typeof body === 'string' ? body : JSON.stringify(body));
+
+  app.get('/version', async (_req, reply) => {
+    reply.header('cache-control', 'public, max-age=600');
+    return json(reply, 200, VERSION);
+  });
+  for (const p of ['/readyz', '/livez', '/healthz']) app.get(p, async (_req, reply) => reply.code(200).header('content-type', 'text/plain').send('ok'));
+  app.get('/cacerts', async (_req, reply) => reply.code(200).header('content-type', 'application/x-pem-file').send(opts.tls.caCertPem));
+  app.get('/openapi/v3', async (_req, reply) => json(reply, 200, openapiRoot()));
+  app.get('/openapi/v3/*', async (req, reply) => {
+    const rest = (req.params as { '*': string })['*'].split('?')[0];
+    const m = /^(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(rest);
+    const doc = m ? openapiGroupVersion(m[1] ? '' : m[2], m[1] ?? m[3]) : undefined;
+    if (!doc) throw errors.notFoundPath();
+    reply.header('cache-control', 'public, immutable, max-age=31536000');
+    return json(reply, 200, doc);
+  });
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const [pathname, query = ''] = req.url.split('?', 2);
+    const q = new URLSearchParams(query);
+    const target = parseApiPath(pathname);
+    const accept = req.headers.accept;
+    switch (target.type) {
+      case 'discovery-root': {
+        const v = aggregatedDiscoveryVersion(accept);
+        if (v) return json(reply, 200, aggregatedDiscovery(target.legacy, v), aggregatedContentType(v));
+        return json(reply, 200, target.legacy ? apiVersions(opts.advertiseAddress ?? req.headers.host ?? '') : apiGroupList());
+      }
+      case 'discovery-group': {
+        const g = apiGroup(target.group);
+        if (!g) throw errors.notFoundPath();
+        return json(reply, 200, g);
+      }
+      case 'discovery-version': {
+        const l = apiResourceList(target.group, target.version);
+        if (!l) throw errors.notFoundPath();
+        return json(reply, 200, l);
+      }
+      case 'unknown':
+        throw errors.notFoundPath();
+    }
+    const info = target.info;
+    if (!info) throw errors.notFoundPath();
+    if (!info.namespaced && target.namespace !== undefined) throw errors.notFoundPath();
+    const ns = target.namespace;
+    const name = target.name;
+    const sub = target.subresource;
+    if (sub && !info.subresources.includes(sub)) throw errors.notFoundPath();
+    const method = req.method;
+    const shape = responseShape(accept);
+    const wopts: WriteOptions = {
+      dryRun: q.getAll('dryRun').includes('All'),
+      fieldManager: q.get('fieldManager') ?? undefined,
+      fieldValidation: parseFieldValidation(q.get('fieldValidation')),
+      warnings: [],
+    };
+    if (q.has('dryRun') && !q.getAll('dryRun').every((v) => v === 'All')) throw errors.badRequest(`Invalid dry run value: ${q.get('dryRun')}`);
+    const reply200 = (code: number, obj: KubeObject) => {
+      if (wopts.warnings?.length) reply.header('warning', wopts.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', '));
+      return renderObject(reply, info, obj, shape, code);
+    };
+    const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], decodeKubernetesProtobuf);
+
+    // Pod streaming subresources go to the node agent.
+    if (sub === 'log' || sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+      if (!name) throw errors.notFoundPath();
+      reply.hijack();
+      await nodeProxy.proxyHttp(req.raw, reply.raw, ns ?? 'default', name, sub, query);
+      return;
+    }
+
+    if (!name) {
+      if (info.namespaced === false || ns !== undefined || method === 'GET') {
+        // collection
+      }
+      if (method === 'GET') {
+        if (q.get('watch') === 'true' || q.get('watch') === '1') return serveWatch(req, reply, info, ns, q, shape);
+        const limit = q.get('limit') ? Number(q.get('limit')) : undefined;
+        const r = await registry.listRaw(info, ns, {
+          labelSelector: q.get('labelSelector') ?? undefined,
+          fieldSelector: q.get('fieldSelector') ?? undefined,
+          limit: limit && limit > 0 ? limit : undefined,
+          continue: q.get('continue') ?? undefined,
+        });
+        const rv = String(r.revision);
+        if (shape === 'table') {
+          const objs = r.parsed ?? r.items.map((s) => JSON.parse(s) as KubeObject);
+          return json(reply, 200, tableFor(info, objs.map((o) => withTypeMeta(info, o)), { now: new Date(), includeObject: includeObject(q), resourceVersion: rv, continue: r.continue, remainingItemCount: r.remaining }));
+        }
+        if (shape === 'partial-metadata') {
+          const objs = r.parsed ?? r.items.map((s) => JSON.parse(s) as KubeObject);
+          return json(reply, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta(rv, r.continue, r.remaining), items: objs.map(partialMetadata) });
+        }
+        const head = JSON.stringify({ kind: info.listKind, apiVersion: apiVersionOf(info), metadata: listMeta(rv, r.continue, r.remaining) });
+        return reply.code(200).header('content-type', 'application/json').send(`${head.slice(0, -1)},"items":[${r.items.join(',')}]}`);
+      }
+      if (method === 'POST') {
+        if (info.namespaced && ns === undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+        const created = await registry.create(info, ns, body(), wopts);
+        return reply200(201, created);
+      }
+      if (method === 'DELETE') {
+        const dopts = deleteOptions(req, q);
+        const gone = await registry.deleteCollection(info, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, dopts);
+        return json(reply, 200, { kind: info.listKind, apiVersion: apiVersionOf(info), metadata: {}, items: gone });
+      }
+      throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
+
+    if (info.namespaced && ns === undefined) throw errors.notFoundPath();
+
+    // scale subresource: autoscaling/v1 Scale view
+    if (sub === 'scale') {
+      if (method === 'GET') return json(reply, 200, registry.toScale(info, await registry.get(info, ns, name)));
+      if (method === 'PUT') {
+        const b = body() as KubeObject;
+        return json(reply, 200, await registry.updateScale(info, ns, name, () => b, wopts));
+      }
+      if (method === 'PATCH') {
+        const type = patchType(req.headers['content-type']);
+        const p = body();
+        const scale = await registry.updateScale(info, ns, name, (cur) => patchScale(cur, type, p), wopts);
+        return json(reply, 200, scale);
+      }
+      throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    }
+    if (sub === 'binding' || sub === 'eviction') {
+      if (method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      const b = body() as KubeObject;
+      if (sub === 'binding') {
+        const target = b?.target;
+        if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name' }]);
+        await registry.guaranteedUpdate(info, ns, name, wopts, undefined, undefined, (cur) => {
+          if (cur.spec?.nodeName) throw errors.conflict({ group: '', resource: 'pods' }, name, `pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
+          cur.spec.nodeName = target.name;
+          return cur;
+        });
+        // PodScheduled condition goes through status, as upstream's binding storage does.
+        await registry.guaranteedUpdate(info, ns, name, wopts, 'status', undefined, (cur) => {
+          const conds = (cur.status?.conditions ?? []).filter((c: any) => c.type !== 'PodScheduled');
+          conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+          cur.status = { ...(cur.status ?? {}), conditions: conds };
+          return cur;
+        });
+        return json(reply, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+      }
+      await registry.delete(info, ns, name, deleteOptionsFrom(b?.deleteOptions ?? {}, q));
+      return json(reply, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    }
+    if (sub === 'proxy') throw errors.notFoundPath();
+
+    switch (method) {
+      case 'GET': {
+        if (q.get('watch') === 'true' || q.get('watch') === '1') {
+          q.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${name}`].filter(Boolean).join(','));
+          return serveWatch(req, reply, info, ns, q, shape);
+        }
+        return reply200(200, await registry.get(info, ns, name));
+      }
+      case 'PUT': {
+        const b = body();
+        const s = sub === 'finalize' ? 'finalize' : sub;
+        const updated = await registry.update(info, ns, name, b, wopts, s === 'finalize' ? undefined : s);
+        return reply200(200, updated);
+      }
+      case 'PATCH': {
+        const type = patchType(req.headers['content-type']);
+        const p = decodeBody(req.body as Buffer | undefined, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json', decodeKubernetesProtobuf);
+        const force = q.get('force') === 'true';
+        if (force && type !== 'apply') throw errors.badRequest('force is only allowed for apply patches');
+        const r = await registry.patch(info, ns, name, type, p, { ...wopts, force }, sub);
+        return reply200(r.created ? 201 : 200, r.object);
+      }
+      case 'DELETE': {
+        const dopts = deleteOptions(req, q);
+        const gone = await registry.delete(info, ns, name, dopts);
+        return reply200(200, gone);
+      }
+      case 'POST':
+        throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    }
+    throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+  };
+
+  function serveWatch(req: FastifyRequest, reply: FastifyReply, info: ResourceInfo, ns: string | undefined, q: URLSearchParams, shape: ResponseShape) {
+    const res = reply.raw as ServerResponse;
+    reply.hijack();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    let closed = false;
+    let stop: (() => void) | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      stop?.();
+      for (const t of timers) clearTimeout(t), clearInterval(t);
+      openWatches.delete(finish);
+      res.end();
+    };
+    openWatches.add(finish);
+    res.on('close', finish);
+    const write = (type: string, object: unknown) => {
+      if (closed) return;
+      res.write(JSON.stringify({ type, object }) + '\n');
+      if (res.writableLength > WATCH_BUFFER_LIMIT) {
+        log.warn({ resource: info.resource }, 'watcher too slow; closing its stream');
+        finish();
+      }
+    };
+    const render = (obj: KubeObject) => (shape === 'table' ? tableFor(info, [obj], { now: new Date(), includeObject: includeObject(q) }) : shape === 'partial-metadata' ? partialMetadata(obj) : obj);
+    const timeout = Number(q.get('timeoutSeconds') ?? 0);
+    timers.push(setTimeout(finish, (timeout > 0 ? timeout : 1800 + Math.random() * 1800) * 1000));
+    const bookmarks = q.get('allowWatchBookmarks') === 'true';
+    const sendInitialEvents = q.get('sendInitialEvents') === 'true';
+    const bookmark = (annotations?: Record<string, string>) =>
+      write('BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(registry.store.revision()), ...(annotations ? { annotations } : {}) } });
+    registry
+      .watch(info, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, resourceVersion: q.get('resourceVersion') ?? undefined, sendInitialEvents }, (ev) => write(ev.type, render(ev.object)))
+      .then((w) => {
+        if (closed) return w.stop();
+        stop = w.stop;
+        if (sendInitialEvents && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
+        if (bookmarks) timers.push(setInterval(() => bookmark(), 10_000));
+      })
+      .catch((err) => {
+        const status = err instanceof ApiError ? err.status : errors.internal(String(err)).status;
+        write('ERROR', status);
+        finish();
+      });
+    void req;
+  }
+
+  app.all('/api', handler);
+  app.all('/api/*', handler);
+  app.all('/apis', handler);
+  app.all('/apis/*', handler);
+
+  // Upgrades (exec, attach, port-forward over WebSocket or SPDY) are proxied to the pod's node.
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!authenticate(req.headers.authorization)) {
+      const s = errors.unauthorized().status;
+      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(s)}`);
+      return;
+    }
+    const [pathname, query = ''] = (req.url ?? '').split('?', 2);
+    const t = parseApiPath(pathname);
+    if (t.type !== 'resource' || t.resource !== 'pods' || !t.name || !['exec', 'attach', 'portforward'].includes(t.subresource ?? '')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    nodeProxy.proxyUpgrade(req, socket, head, t.namespace ?? 'default', t.name, t.subresource!, query).catch((err) => {
+      const status = err instanceof ApiError ? err.status : errors.internal(String(err)).status;
+      socket.end(`HTTP/1.1 ${status.code} Error\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(status)}`);
+    });
+  });
+
+  return {
+    app,
+    registry,
+    async listen(port: number, host: string) {
+      await app.listen({ port, host });
+      const addr = app.server.address();
+      return { port: typeof addr === 'object' && addr ? addr.port : port };
+    },
+    async close() {
+      for (const f of [...openWatches]) f();
+      await app.close();
+    },
+  };
+}
+
+function renderObject(reply: FastifyReply, info: ResourceInfo, obj: KubeObject, shape: ResponseShape, code: number) {
+  let body: unknown = obj;
+  if (shape === 'table') body = tableFor(info, [obj], { now: new Date(), resourceVersion: obj.metadata.resourceVersion });
+  else if (shape === 'partial-metadata') body = partialMetadata(obj);
+  return reply.code(code).header('content-type', 'application/json').send(JSON.stringify(body));
+}
+
+function partialMetadata(obj: KubeObject): object {
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
+}
+
+function listMeta(rv: string, cont?: string, remaining?: number): Record<string, unknown> {
+  const m: Record<string, unknown> = { resourceVersion: rv };
+  if (cont) m.continue = cont;
+  if (cont && remaining !== undefined) m.remainingItemCount = remaining;
+  return m;
+}
+
+function includeObject(q: URLSearchParams): 'None' | 'Metadata' | 'Object' {
+  const v = q.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+function parseFieldValidation(v: string | null): WriteOptions['fieldValidation'] {
+  if (v === null || v === '') return 'Warn';
+  if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+  throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${v}`);
+}
+
+function patchType(contentType: string | undefined): PatchType {
+  switch (mediaType(contentType)) {
+    case 'application/json-patch+json':
+      return 'json';
+    case 'application/merge-patch+json':
+      return 'merge';
+    case 'application/strategic-merge-patch+json':
+      return 'strategic';
+    case 'application/apply-patch+yaml':
+    case 'application/apply-patch+cbor':
+      return 'apply';
+    default:
+      throw errors.unsupportedMediaType(contentType ?? '');
+  }
+}
+
+function patchScale(cur: KubeObject, type: PatchType, p: unknown): KubeObject {
+  // Scale has no strategic metadata; strategic and merge behave alike here.
+  const { applyJsonPatch, applyMergePatch } = patchFns;
+  if (type === 'json') return applyJsonPatch(cur, p);
+  if (type === 'apply') throw errors.unsupportedMediaType('application/apply-patch+yaml');
+  return applyMergePatch(cur, p);
+}
+
+import { applyJsonPatch, applyMergePatch } from '../api/patch.ts';
+const patchFns = { applyJsonPatch, applyMergePatch };
+
+function deleteOptions(req: FastifyRequest, q: URLSearchParams): DeleteOptions {
+  let b: any = {};
+  const raw = req.body as Buffer | undefined;
+  if (raw && raw.length) {
+    try {
+      b = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw errors.badRequest('the DeleteOptions body is not valid JSON');
+    }
+  }
+  return deleteOptionsFrom(b, q);
+}
+
+function deleteOptionsFrom(b: any, q: URLSearchParams): DeleteOptions {
+  const grace = q.get('gracePeriodSeconds') ?? b.gracePeriodSeconds;
+  let policy = q.get('propagationPolicy') ?? b.propagationPolicy;
+  if (policy === undefined && (q.get('orphanDependents') ?? b.orphanDependents) !== undefined) {
+    policy = String(q.get('orphanDependents') ?? b.orphanDependents) === 'true' ? 'Orphan' : 'Background';
+  }
+  if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
+    throw errors.invalid('', 'DeleteOptions', '', [{ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, supported: ['Foreground', 'Background', 'Orphan'] }]);
+  }
+  const dryRun = q.getAll('dryRun').includes('All') || (Array.isArray(b.dryRun) && b.dryRun.includes('All'));
+  return {
+    gracePeriodSeconds: grace === undefined || grace === null ? undefined : Number(grace),
+    propagationPolicy: policy,
+    preconditions: b.preconditions,
+    dryRun,
+  };
+}

@@ -1,0 +1,182 @@
+// client: a small Kubernetes REST client over undici with CA pinning, bearer auth and streaming watches.
+import { Agent, request } from 'undici';
+import { ApiError, errors } from '../api/errors.ts';
+import type { ResourceInfo } from '../api/resources.ts';
+import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
+
+export interface ClientOptions {
+  server: string; // https://host:port
+  token: string;
+  caPem?: string;
+  /** skip TLS verification (tests only) */
+  insecure?: boolean;
+  userAgent?: string;
+}
+
+export interface WatchHandle {
+  stop(): void;
+  /** resolves when the stream ends (server closed it, error, or stop) */
+  done: Promise<void>;
+}
+
+/** resourcePath builds `/apis/apps/v1/namespaces/ns/deployments/name/status`. */
+export function resourcePath(info: Pick<ResourceInfo, 'group' | 'version' | 'resource' | 'namespaced'>, namespace?: string, name?: string, sub?: string): string {
+  let p = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+  if (info.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${info.resource}`;
+  if (name) p += `/${encodeURIComponent(name)}`;
+  if (sub) p += `/${sub}`;
+  return p;
+}
+
+/** Client speaks JSON to the API server; errors come back as ApiError carrying the server's Status. */
+export class Client {
+  readonly server: string;
+  private readonly token: string;
+  private readonly dispatcher: Agent;
+  private readonly userAgent: string;
+
+  constructor(opts: ClientOptions) {
+    this.server = opts.server.replace(/\/$/, '');
+    this.token = opts.token;
+    this.userAgent = opts.userAgent ?? 'kubeling';
+    this.dispatcher = new Agent({
+      connect: { ca: opts.caPem, rejectUnauthorized: !opts.insecure },
+      keepAliveTimeout: 30_000,
+      connections: 32,
+      pipelining: 1,
+    });
+  }
+
+  /** request sends one call and parses the JSON answer; non-2xx answers throw ApiError. */
+  async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const url = this.server + path + queryString(query);
+    const res = await request(url, {
+      method: method as any,
+      dispatcher: this.dispatcher,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        accept: 'application/json',
+        'user-agent': this.userAgent,
+        ...(body !== undefined ? { 'content-type': contentType } : {}),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw toApiError(res.statusCode, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
+    return this.request('GET', resourcePath(info, namespace, name));
+  }
+
+  /** getOrUndefined is get with NotFound as undefined. */
+  async getOrUndefined(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      return await this.get(info, namespace, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  list(info: ResourceInfo, namespace?: string, query?: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }): Promise<{ metadata: { resourceVersion: string; continue?: string }; items: KubeObject[] }> {
+    return this.request('GET', resourcePath(info, namespace), undefined, undefined, query);
+  }
+
+  create(info: ResourceInfo, namespace: string | undefined, obj: KubeObject, query?: Record<string, string>): Promise<KubeObject> {
+    return this.request('POST', resourcePath(info, namespace), obj, 'application/json', query);
+  }
+
+  update(info: ResourceInfo, obj: KubeObject, sub?: string): Promise<KubeObject> {
+    return this.request('PUT', resourcePath(info, obj.metadata.namespace, obj.metadata.name, sub), obj);
+  }
+
+  updateStatus(info: ResourceInfo, obj: KubeObject): Promise<KubeObject> {
+    return this.update(info, obj, 'status');
+  }
+
+  patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: 'merge' | 'strategic' | 'json' = 'merge', sub?: string): Promise<KubeObject> {
+    const ct = type === 'merge' ? 'application/merge-patch+json' : type === 'strategic' ? 'application/strategic-merge-patch+json' : 'application/json-patch+json';
+    return this.request('PATCH', resourcePath(info, namespace, name, sub), patch, ct);
+  }
+
+  delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<KubeObject | Status> {
+    return this.request('DELETE', resourcePath(info, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', ...opts });
+  }
+
+  /**
+   * watch streams events to `onEvent` until the server closes the stream or stop() is called. Events are
+   * delivered in order; an ERROR event (e.g. 410 Expired) is delivered like the others.
+   */
+  watch(info: ResourceInfo, namespace: string | undefined, query: Record<string, string | number | boolean | undefined>, onEvent: (ev: WatchEvent) => void): WatchHandle {
+    const controller = new AbortController();
+    const url = this.server + resourcePath(info, namespace) + queryString({ ...query, watch: true });
+    const done = (async () => {
+      try {
+        const res = await request(url, {
+          method: 'GET',
+          dispatcher: this.dispatcher,
+          signal: controller.signal,
+          headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', 'user-agent': this.userAgent },
+          bodyTimeout: 0,
+        });
+        if (res.statusCode >= 300) {
+          const text = await res.body.text();
+          throw toApiError(res.statusCode, text);
+        }
+        let buf = '';
+        for await (const chunk of res.body) {
+          buf += chunk.toString('utf8');
+          let i: number;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.trim()) onEvent(JSON.parse(line));
+          }
+        }
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        throw e;
+      }
+    })();
+    return { stop: () => controller.abort(), done };
+  }
+
+  /** stream opens a GET whose body is streamed back raw (pod logs). */
+  async stream(path: string, query?: Record<string, string | number | boolean | undefined>): Promise<NodeJS.ReadableStream> {
+    const res = await request(this.server + path + queryString(query), {
+      method: 'GET',
+      dispatcher: this.dispatcher,
+      headers: { authorization: `Bearer ${this.token}`, 'user-agent': this.userAgent },
+      bodyTimeout: 0,
+    });
+    if (res.statusCode >= 300) throw toApiError(res.statusCode, await res.body.text());
+    return res.body;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close().catch(() => undefined);
+  }
+}
+
+function queryString(q?: Record<string, string | number | boolean | undefined>): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+function toApiError(code: number, text: string): ApiError {
+  try {
+    const s = JSON.parse(text);
+    if (s && s.kind === 'Status') return new ApiError(s);
+  } catch {
+    /* not JSON */
+  }
+  const e = errors.internal(text || `HTTP ${code}`);
+  e.status.code = code;
+  return e;
+}

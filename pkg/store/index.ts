@@ -1,0 +1,3 @@
+// store: the persistence layer's one entry — the Store contract and its SQLite implementation.
+export * from './types.ts';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';

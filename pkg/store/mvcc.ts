@@ -1,0 +1,91 @@
+// mvcc: the store's pure rules — write preconditions, revision stamping, continue tokens and compaction targets.
+import type { KubeObject } from '../api/types.ts';
+import { StoreError } from './types.ts';
+
+/** WriteKind names the three writes the store accepts. */
+export type WriteKind = 'create' | 'update' | 'delete';
+
+/** Current is what a precondition needs to know about a key's live state. */
+export interface Current {
+  revision: number;
+}
+
+/**
+ * checkWrite applies kine's rules against the key's live state (undefined = absent): create needs an absent key,
+ * update and delete a present one whose revision equals `expectedRevision` when that is given.
+ * Returns the StoreError to reject with, or undefined when the write may apply.
+ */
+export function checkWrite(
+  kind: WriteKind,
+  resource: string,
+  namespace: string,
+  name: string,
+  current: Current | undefined,
+  expectedRevision?: number,
+): StoreError | undefined {
+  const what = `${resource} "${namespace ? namespace + '/' : ''}${name}"`;
+  if (kind === 'create') {
+    return current ? new StoreError('AlreadyExists', `${what} already exists`) : undefined;
+  }
+  if (!current) return new StoreError('NotFound', `${what} not found`);
+  if (expectedRevision !== undefined && expectedRevision !== current.revision) {
+    return new StoreError('Conflict', `${what}: revision ${expectedRevision} is not the stored revision ${current.revision}`);
+  }
+  return undefined;
+}
+
+/** keyOf reads the (namespace, name) an object is stored under; cluster-scoped objects have namespace ''. */
+export function keyOf(obj: KubeObject): { namespace: string; name: string } {
+  const name = obj?.metadata?.name;
+  if (typeof name !== 'string' || name === '') throw new Error('store: object has no metadata.name');
+  return { namespace: obj.metadata.namespace ?? '', name };
+}
+
+/** stamp serialises `obj` with metadata.resourceVersion = String(revision), leaving `obj` untouched. */
+export function stamp(obj: KubeObject, revision: number): string {
+  return JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } });
+}
+
+/** labelsText is the labels column: the labels as JSON, or null when the object has none. */
+export function labelsText(obj: KubeObject): string | null {
+  const labels = obj.metadata.labels;
+  return labels && Object.keys(labels).length > 0 ? JSON.stringify(labels) : null;
+}
+
+/** ContinueKey is what a continue token carries: the resource, the last key returned and the list's revision. */
+export interface ContinueKey {
+  resource: string;
+  namespace: string;
+  name: string;
+  revision: number;
+}
+
+/** encodeContinue makes the opaque token: base64url of a small JSON document. */
+export function encodeContinue(k: ContinueKey): string {
+  return Buffer.from(JSON.stringify({ v: 1, r: k.resource, ns: k.namespace, n: k.name, rv: k.revision })).toString('base64url');
+}
+
+/** decodeContinue reads a token back; it returns a reason string when the token is not one of ours for `resource`. */
+export function decodeContinue(token: string, resource: string): ContinueKey | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return 'continue key is not valid: not a token this server issued';
+  }
+  const d = doc as { v?: unknown; r?: unknown; ns?: unknown; n?: unknown; rv?: unknown };
+  if (d === null || typeof d !== 'object' || d.v !== 1 || typeof d.ns !== 'string' || typeof d.n !== 'string' || typeof d.rv !== 'number') {
+    return 'continue key is not valid: not a token this server issued';
+  }
+  if (d.r !== resource) return 'continue key is not valid: it belongs to another resource';
+  return { resource, namespace: d.ns, name: d.n, revision: d.rv };
+}
+
+/**
+ * compactTarget is the revision a default compaction drops history up to: everything but the newest `keep`
+ * revisions. Example: revision 5000, keep 1000, already compacted to 3000 → 4000; revision 3500 → undefined (nothing new).
+ */
+export function compactTarget(revision: number, compacted: number, keep: number): number | undefined {
+  const target = revision - keep;
+  return target > compacted ? target : undefined;
+}

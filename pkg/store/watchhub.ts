@@ -1,0 +1,87 @@
+// watchhub: fans committed changes out to in-process watchers; each committed value is parsed once and shared.
+import type { KubeObject } from '../api/types.ts';
+import type { StoreEvent, Watcher } from './types.ts';
+
+/** Change is one committed log row as the store hands it over: JSON text, not yet parsed. */
+export interface Change {
+  revision: number;
+  resource: string;
+  namespace: string;
+  name: string;
+  type: StoreEvent['type'];
+  value: string;
+  /** the previous value, for MODIFIED and DELETED */
+  oldValue: string | null;
+}
+
+interface Listener {
+  namespace?: string;
+  /** deliver only changes with a greater revision: guards the seam between replay and live events */
+  after: number;
+  onEvent: (ev: StoreEvent) => void;
+}
+
+/** toEvent parses a change into the event watchers receive. */
+export function toEvent(c: Change): StoreEvent {
+  const ev: StoreEvent = { type: c.type, revision: c.revision, resource: c.resource, object: JSON.parse(c.value) as KubeObject };
+  if (c.oldValue !== null && c.type !== 'ADDED') ev.prev = JSON.parse(c.oldValue) as KubeObject;
+  return ev;
+}
+
+/**
+ * WatchHub keeps the listeners per resource. emit() delivers synchronously, in call order; a throwing
+ * listener is reported to `onError` and does not keep the others from their event. The event object is
+ * shared between listeners: they must not mutate it.
+ */
+export class WatchHub {
+  readonly #byResource = new Map<string, Set<Listener>>();
+  readonly #onError: (err: unknown, ev: StoreEvent) => void;
+
+  constructor(onError: (err: unknown, ev: StoreEvent) => void) {
+    this.#onError = onError;
+  }
+
+  /** add registers a listener for changes of `resource` (in `namespace`, if given) with revision > `after`. */
+  add(resource: string, namespace: string | undefined, after: number, onEvent: (ev: StoreEvent) => void): Watcher {
+    const l: Listener = { namespace, after, onEvent };
+    let set = this.#byResource.get(resource);
+    if (!set) this.#byResource.set(resource, (set = new Set()));
+    const listeners = set;
+    listeners.add(l);
+    return {
+      stop: () => {
+        listeners.delete(l);
+        if (listeners.size === 0 && this.#byResource.get(resource) === listeners) this.#byResource.delete(resource);
+      },
+    };
+  }
+
+  /** count is how many listeners are registered (all resources). */
+  count(): number {
+    let n = 0;
+    for (const s of this.#byResource.values()) n += s.size;
+    return n;
+  }
+
+  /** emit delivers one committed change; it is parsed only if someone listens, and only once. */
+  emit(c: Change): void {
+    const set = this.#byResource.get(c.resource);
+    if (!set) return;
+    let ev: StoreEvent | undefined;
+    for (const l of [...set]) {
+      if (c.revision <= l.after || (l.namespace !== undefined && l.namespace !== c.namespace)) continue;
+      if (!set.has(l)) continue; // stopped by an earlier listener of this same event
+      ev ??= toEvent(c);
+      this.deliver(l.onEvent, ev);
+    }
+  }
+
+  /** deliver calls one listener, containing what it throws. */
+  deliver(onEvent: (ev: StoreEvent) => void, ev: StoreEvent): void {
+    try {
+      onEvent(ev);
+    } catch (err) {
+      this.#onError(err, ev);
+    }
+  }
+}
