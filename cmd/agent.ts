@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { fetchAndPinCa, parseJoinToken } from '../pkg/pki/index.ts';
-import { runAgent } from '../pkg/kubelet/index.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
 import { applyConfigFile, flag } from './options.ts';
@@ -74,6 +73,8 @@ export function agentCommand(): Command {
 
 /** startAgent runs the agent with resolved defaults; used by `agent` and by `server`'s embedded agent. */
 export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string }, log: Logger): Promise<{ close(): Promise<void> }> {
+  // loaded on demand: a pure master (--disable-agent) never loads the Docker client
+  const { runAgent } = await import('../pkg/kubelet/index.ts');
   return runAgent(
     {
       server: o.server,

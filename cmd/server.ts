@@ -67,7 +67,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
       [nodePassword, 'node'],
     ]),
     kubeletToken: nodePassword,
-    advertiseAddress: `${advertise}:${o.httpsListenPort}`,
+    advertiseAddress: advertise,
   });
   const { port } = await api.listen(o.httpsListenPort, o.bindAddress);
   const host = o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress;

@@ -855,7 +855,7 @@ export function updateManagedFields(
   for (const p of changed) self.set.add(p);
   for (const p of diff.removed) self.set.delete(p);
   if (!sameSet(before, self.set) || !self.time) self.time = now;
-  return withManagedFields(next as JsonMap, managers);
+  return withManagedFields(clone(next) as JsonMap, managers);
 }
 
 function kindOf(obj: KubeObject | undefined): PatchKind {
@@ -887,7 +887,8 @@ export interface ApplyOptions {
  * serverSideApply merges an apply configuration into the live object (undefined: create) as `kubectl apply
  * --server-side` expects: keyed lists merge by key, fields this manager applied before but left out now are removed
  * unless another manager owns them, and a field another manager owns with a different value is a conflict — unless
- * force, which moves its ownership. With conflicts (and no force) the object is the live one, unchanged.
+ * force, which moves its ownership. With conflicts (and no force) the object is the live one, unchanged; a forced
+ * apply reports no conflicts.
  */
 export function serverSideApply(
   live: KubeObject | undefined,
@@ -912,7 +913,8 @@ export function serverSideApply(
   const applySet = fieldsOf(config, type);
   checkConfig(config, rootFm, []);
 
-  const liveBody: JsonMap = live ? { ...(live as JsonMap), metadata: { ...live.metadata } } : { metadata: {} };
+  const liveBody: JsonMap = live ? (clone(live) as JsonMap) : { metadata: {} };
+  if (!isMap(liveBody.metadata)) liveBody.metadata = {};
   delete (liveBody.metadata as JsonMap).managedFields;
   let merged = applyMerge(liveBody, config, rootFm) as JsonMap;
 
@@ -952,7 +954,7 @@ export function serverSideApply(
   self.set = applySet;
   self.apiVersion = applied.apiVersion ?? self.apiVersion;
   if (objectChanged || setChanged || !self.time) self.time = opts.now;
-  return { object: withManagedFields(merged, managers), conflicts: opts.force ? conflicts : [] };
+  return { object: withManagedFields(merged, managers), conflicts: [] };
 }
 
 /** checkConfig rejects list items that lack their key fields, and duplicate keys, as upstream's typed conversion does. */

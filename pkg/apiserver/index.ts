@@ -369,7 +369,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     async listen(port: number, host: string) {
       await app.listen({ port, host });
       const addr = app.server.address();
-      return { port: typeof addr === 'object' && addr ? addr.port : port };
+      const bound = typeof addr === 'object' && addr ? addr.port : port;
+      const ip = (opts.advertiseAddress ?? '').replace(/:\d+$/, '') || (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+      await registry.ensureKubernetesService(ip, bound);
+      return { port: bound };
     },
     async close() {
       for (const f of [...openWatches]) f();

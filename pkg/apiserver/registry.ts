@@ -18,6 +18,8 @@ export interface WriteOptions {
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   /** warnings collected for the `Warning` response header */
   warnings?: string[];
+  /** internal: the body's managedFields were computed by server-side apply; keep them */
+  keepManagedFields?: boolean;
 }
 
 export interface DeleteOptions {
@@ -85,6 +87,28 @@ export class Registry {
     for (const raw of all.items) {
       const ns = JSON.parse(raw) as KubeObject;
       if (ns.metadata.deletionTimestamp) this.finalizeNamespace(ns.metadata.name!);
+    }
+  }
+
+  /**
+   * ensureKubernetesService keeps `default/kubernetes` (the first ClusterIP) and its Endpoints pointing at the API
+   * server, as upstream's apiserver does on start.
+   */
+  async ensureKubernetesService(ip: string, port: number): Promise<void> {
+    const svcInfo = lookupKind('v1', 'Service')!;
+    const epInfo = lookupKind('v1', 'Endpoints')!;
+    const labels = { component: 'apiserver', provider: 'kubernetes' };
+    if (!(await this.store.get('services', 'default', 'kubernetes'))) {
+      await this.create(svcInfo, 'default', {
+        metadata: { name: 'kubernetes', labels },
+        spec: { type: 'ClusterIP', clusterIP: this.allocator.kubernetesServiceIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }], sessionAffinity: 'None' },
+      }, {});
+    }
+    const subsets = [{ addresses: [{ ip }], ports: [{ name: 'https', port, protocol: 'TCP' }] }];
+    const ep = await this.store.get('endpoints', 'default', 'kubernetes');
+    if (!ep) await this.create(epInfo, 'default', { metadata: { name: 'kubernetes', labels }, subsets }, {});
+    else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets)) {
+      await this.guaranteedUpdate(epInfo, 'default', 'kubernetes', {}, undefined, undefined, (cur) => ({ ...cur, subsets }));
     }
   }
 
@@ -171,9 +195,7 @@ export class Registry {
     this.prepareForCreate(info, obj);
     applyDefaults(info, obj);
     this.throwIfInvalid(info, obj, validate(info, obj));
-    if (opts.fieldManager !== undefined || true) {
-      Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
-    }
+    if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
     let undo: (() => void) | undefined;
     if (info.kind === 'Service') undo = this.allocator.allocate(obj);
     if (opts.dryRun) {
@@ -289,15 +311,7 @@ export class Registry {
         const checked = this.checkBody(info, body, namespace, opts);
         const { object, conflicts } = serverSideApply(undefined, checked, { manager: opts.fieldManager, force: !!opts.force, kind: { group: info.group, kind: info.kind }, now: now() });
         if (conflicts.length) throw applyConflictError(conflicts, gr(info), name);
-        const created = await this.create(info, namespace, object, { ...opts, fieldManager: undefined, fieldValidation: 'Ignore' });
-        // create recorded an Update entry; the apply owner is what the applied config set.
-        if (!opts.dryRun) {
-          const withApply = await this.guaranteedUpdate(info, namespace, name, { ...opts, fieldValidation: 'Ignore' }, undefined, undefined, (cur) => {
-            cur.metadata.managedFields = object.metadata.managedFields;
-            return cur;
-          }, undefined, true);
-          return { object: withApply, created: true };
-        }
+        const created = await this.create(info, namespace, object, { ...opts, fieldValidation: 'Ignore', keepManagedFields: true });
         return { object: created, created: true };
       }
     }

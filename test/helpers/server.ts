@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { Agent, fetch as ufetch } from 'undici';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KUBECTL = '/usr/bin/kubectl';
@@ -53,7 +54,7 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     if (proc.exitCode !== null) throw new Error(`kubeling server exited (${proc.exitCode}):\n${out}`);
     if (existsSync(join(dataDir, 'kubeconfig.yaml'))) {
       try {
-        const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000), dispatcher: insecureDispatcher() } as RequestInit);
+        const r = await ufetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000), dispatcher: insecureDispatcher });
         if (r.ok) break;
       } catch {
         /* not yet */
@@ -88,18 +89,7 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
   };
 }
 
-let insecure: unknown;
-function insecureDispatcher(): unknown {
-  if (!insecure) {
-    // undici ships with Node; the project depends on it for the client as well
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Agent } = require('undici');
-    insecure = new Agent({ connect: { rejectUnauthorized: false } });
-  }
-  return insecure;
-}
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
+const insecureDispatcher = new Agent({ connect: { rejectUnauthorized: false } });
 
 export interface KubectlResult {
   code: number;

@@ -206,7 +206,8 @@ describe('DockerRuntime', () => {
   it('serves logs with tail, timestamps and follow', async () => {
     const pod = await newPod('logs');
     const id = await pod.container('talker', {
-      command: ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; echo oops >&2; ' +
+      // Docker copies stdout and stderr in separate goroutines: the pause keeps their order in the log certain.
+      command: ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 0.3; echo oops >&2; ' +
         'while [ ! -f /tmp/go ]; do sleep 0.1; done; echo late; sleep 300'],
     });
     await until('output', async () => ((await readAll(await rt.logs(id))).includes('oops') ? true : undefined));
@@ -351,7 +352,7 @@ describe('DockerRuntime', () => {
 });
 
 /** REGISTRY is Debian's docker-registry (distribution 2.x); CI installs it (apt-get install -y docker-registry). */
-const REGISTRY = '/usr/bin/docker-registry';
+const REGISTRY = process.env.KUBELING_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 const registryMissing = `skipped: ${REGISTRY} is not installed (apt-get install -y docker-registry)`;
 
 describe('DockerRuntime with a local registry', () => {

@@ -20,12 +20,14 @@ const kubectlPath = (() => {
 const sdkBin = kubectlPath ? dirname(realpathSync(kubectlPath)) : '';
 
 /** CLIENTS are the kubectl flavours under test: the binary and the environment that picks its transport. */
-const CLIENTS: { name: string; bin: string; env: Record<string, string> }[] = [
-  { name: 'kubectl 1.32 (WebSocket)', bin: kubectlPath, env: {} },
-  { name: 'kubectl 1.32 (SPDY forced)', bin: kubectlPath, env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' } },
-  { name: 'kubectl 1.29 (SPDY)', bin: join(sdkBin, 'kubectl.1.29'), env: {} },
-  { name: 'kubectl 1.27 (SPDY)', bin: join(sdkBin, 'kubectl.1.27'), env: {} },
-].filter((c) => c.bin && existsSync(c.bin));
+interface Client { name: string; bin: string; env: Record<string, string>; ws: boolean }
+const ALL_CLIENTS: Client[] = [
+  { name: 'kubectl 1.32 (WebSocket)', bin: kubectlPath, env: {}, ws: true },
+  { name: 'kubectl 1.32 (SPDY forced)', bin: kubectlPath, env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' }, ws: false },
+  { name: 'kubectl 1.29 (SPDY)', bin: join(sdkBin, 'kubectl.1.29'), env: {}, ws: false },
+  { name: 'kubectl 1.27 (SPDY)', bin: join(sdkBin, 'kubectl.1.27'), env: {}, ws: false },
+];
+const CLIENTS = ALL_CLIENTS.filter((c) => c.bin && existsSync(c.bin));
 
 const BIG = Buffer.alloc(2 * 1024 * 1024 + 123);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 11)) & 0xff;
@@ -159,7 +161,7 @@ afterAll(async () => {
 interface Run { code: number | null; stdout: string; stderr: string }
 
 /** kubectl runs one kubectl command to completion (killed after 30 s). */
-function kubectl(client: { bin: string; env: Record<string, string> }, args: string[], input?: string): Promise<Run> {
+function kubectl(client: Client, args: string[], input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(client.bin, ['--kubeconfig', kubeconfig, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: dir, ...client.env }, stdio: ['pipe', 'pipe', 'pipe'],
@@ -182,9 +184,9 @@ function kubectl(client: { bin: string; env: Record<string, string> }, args: str
 }
 
 /** portForward starts `kubectl port-forward pod/p :80` and resolves with the local port and the process. */
-function portForward(client: { bin: string; env: Record<string, string> }): Promise<{ port: number; child: ChildProcess; output: () => string }> {
+function portForward(client: Client, remote = 80): Promise<{ port: number; child: ChildProcess; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(client.bin, ['--kubeconfig', kubeconfig, 'port-forward', '--address', '127.0.0.1', 'pod/p', ':80'], {
+    const child = spawn(client.bin, ['--kubeconfig', kubeconfig, 'port-forward', '--address', '127.0.0.1', 'pod/p', `:${remote}`], {
       env: { PATH: process.env.PATH ?? '', HOME: dir, ...client.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -192,7 +194,7 @@ function portForward(client: { bin: string; env: Record<string, string> }): Prom
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`port-forward did not start: ${out}`)); }, 20_000);
     const onData = (d: Buffer): void => {
       out += d;
-      const m = /Forwarding from 127\.0\.0\.1:(\d+) -> 80/.exec(out);
+      const m = /Forwarding from 127\.0\.0\.1:(\d+) -> /.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ port: Number(m[1]), child, output: () => out });
@@ -218,6 +220,14 @@ function get(port: number, path: string): Promise<{ status: number; body: Buffer
   });
 }
 
+/** expectTransport checks the one upgrade since the last check went over the client's transport. */
+function expectTransport(client: Client, sub: 'exec' | 'portforward'): void {
+  const seen = upgrades.splice(0);
+  const ws = sub === 'exec' ? `GET /api/v1/namespaces/default/pods/p/exec websocket v5.channel.k8s.io` : `GET /api/v1/namespaces/default/pods/p/portforward websocket SPDY/3.1+portforward.k8s.io`;
+  if (client.ws) expect(seen).toEqual([ws]);
+  else expect(seen).toEqual([expect.stringMatching(new RegExp(`^POST /api/v1/namespaces/default/pods/p/${sub} SPDY/3.1 `))]);
+}
+
 describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
   describe.each(CLIENTS)('$name', (client) => {
     it('exec prints stdout and exits 0', async () => {
@@ -225,6 +235,7 @@ describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('hi\n');
       expect(r.code).toBe(0);
+      expectTransport(client, 'exec');
     });
 
     it('exec passes stderr and the exit code', async () => {
@@ -233,13 +244,15 @@ describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
       expect(r.stderr).toContain('err\n');
       expect(r.stderr).toContain('command terminated with exit code 3');
       expect(r.code).toBe(3);
+      expectTransport(client, 'exec');
     });
 
-    it('exec -i streams stdin until EOF', async () => {
-      const input = Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('');
+    it('exec -i streams 2 MB of stdin until EOF and back', async () => {
+      const input = Array.from({ length: 200_000 }, (_, i) => `line ${i}\n`).join('');
       const r = await kubectl(client, ['exec', '-i', 'p', '--', 'cat'], input);
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(input);
+      expectTransport(client, 'exec');
     });
 
     it('port-forward carries several HTTP requests and a 2 MB body', async () => {
@@ -256,32 +269,41 @@ describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
         expect(big.body.length).toBe(BIG.length);
         expect(createHash('sha256').update(big.body).digest('hex')).toBe(BIG_SHA);
         expect(pf.child.exitCode).toBeNull();
+        expectTransport(client, 'portforward');
       } finally {
         pf.child.kill('SIGTERM');
       }
     });
-  });
 
-  it('exec -it with a real terminal runs with a tty', async () => {
-    const client = CLIENTS[0]!;
-    const cmd = [client.bin, '--kubeconfig', kubeconfig, 'exec', '-it', 'p', '--', 'sh', '-c', 'test -t 1 && echo is-a-tty; exit 4'].map(shellQuote).join(' ');
-    const r = await new Promise<Run>((resolve) => {
-      const child = spawn('script', ['-qfec', `stty cols 91 rows 27; ${cmd}`, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: dir, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
-      children.add(child);
-      let stdout = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('close', (code) => { clearTimeout(timer); children.delete(child); resolve({ code, stdout, stderr: '' }); });
+    it('port-forward reports a port nobody listens on', async () => {
+      const pf = await portForward(client, 9);
+      try {
+        await expect(get(pf.port, '/')).rejects.toThrow();
+        await new Promise((r) => setTimeout(r, 300));
+        expect(pf.output()).toContain('error forwarding port 9 to pod p, uid 8d0c5e0e-0000-4000-8000-000000000001: connect ECONNREFUSED');
+      } finally {
+        pf.child.kill('SIGTERM');
+        upgrades.splice(0);
+      }
     });
-    expect(r.stdout).toContain('is-a-tty');
-    expect(r.code).toBe(4);
-    expect(lastResize).toBe('91x27');
   });
 
-  it('the WebSocket transport was used by 1.32 and SPDY by the others', () => {
-    expect(upgrades.some((u) => u.includes('/exec websocket v5.channel.k8s.io'))).toBe(true);
-    expect(upgrades.some((u) => u.includes('/portforward websocket SPDY/3.1+portforward.k8s.io'))).toBe(true);
-    expect(upgrades.some((u) => /POST .*\/exec SPDY\/3\.1 .*v4\.channel\.k8s\.io/.test(u))).toBe(true);
-    expect(upgrades.some((u) => /POST .*\/portforward SPDY\/3\.1 portforward\.k8s\.io/.test(u))).toBe(true);
+  describe.each(CLIENTS.filter((c) => c.name.includes('1.32 (WebSocket)') || c.name.includes('1.29')))('$name with a terminal', (client) => {
+    it('exec -it runs with a tty, passes the size and the exit code', async () => {
+      lastResize = '';
+      const cmd = [client.bin, '--kubeconfig', kubeconfig, 'exec', '-it', 'p', '--', 'sh', '-c', 'test -t 1 && echo is-a-tty; exit 4'].map(shellQuote).join(' ');
+      const r = await new Promise<Run>((resolve) => {
+        const child = spawn('script', ['-qfec', `stty cols 91 rows 27; ${cmd}`, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: dir, TERM: 'xterm', ...client.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+        children.add(child);
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('close', (code) => { clearTimeout(timer); children.delete(child); resolve({ code, stdout, stderr: '' }); });
+      });
+      expect(r.stdout).toContain('is-a-tty');
+      expect(r.code).toBe(4);
+      expect(lastResize).toBe('91x27');
+      upgrades.splice(0);
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   dockerTime,
   entrypointAndCmd,
   normalizeImageRef,
+  parseDockerHost,
   portBindingsFor,
   toContainerInfo,
 } from './convert.ts';
@@ -107,5 +108,15 @@ describe('toContainerInfo', () => {
     expect(info.state).toBe('running');
     expect(info.exitCode).toBeUndefined();
     expect(info.finishedAt).toBeUndefined();
+  });
+});
+
+describe('parseDockerHost', () => {
+  it('reads unix and tcp hosts', () => {
+    expect(parseDockerHost('unix:///run/docker.sock')).toEqual({ socketPath: '/run/docker.sock' });
+    expect(parseDockerHost('unix://')).toEqual({ socketPath: '/var/run/docker.sock' });
+    expect(parseDockerHost('tcp://127.0.0.1:2376')).toEqual({ host: '127.0.0.1', port: 2376, protocol: 'http' });
+    expect(parseDockerHost('tcp://docker')).toEqual({ host: 'docker', port: 2375, protocol: 'http' });
+    expect(() => parseDockerHost('ssh://x')).toThrow(/unsupported docker host/);
   });
 });

@@ -1,6 +1,20 @@
 // convert: pure mappings between Kubernetes container settings and Docker Engine API shapes.
-import { LABELS, SANDBOX_CONTAINER_NAME } from './types.ts';
+import { LABELS, RuntimeError, SANDBOX_CONTAINER_NAME } from './types.ts';
 import type { ContainerInfo, ContainerState, RuntimeErrorCode } from './types.ts';
+
+/** DEFAULT_SOCKET is where dockerd listens unless told otherwise. */
+export const DEFAULT_SOCKET = '/var/run/docker.sock';
+
+/**
+ * parseDockerHost turns a --docker-host value into dockerode connection options.
+ * Example: `unix:///run/docker.sock` → { socketPath: '/run/docker.sock' }; `tcp://127.0.0.1:2375` → host and port.
+ */
+export function parseDockerHost(host: string): { socketPath: string } | { host: string; port: number; protocol: 'http' } {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) || DEFAULT_SOCKET };
+  const m = /^(?:tcp|http):\/\/([^:/]+)(?::(\d+))?\/?$/.exec(host);
+  if (!m) throw new RuntimeError('Unknown', `unsupported docker host ${JSON.stringify(host)}: use unix:///path or tcp://host:port`);
+  return { host: m[1]!, port: Number(m[2] ?? 2375), protocol: 'http' };
+}
 
 /** CPU_PERIOD_US is the CFS period the kubelet uses (100ms). */
 export const CPU_PERIOD_US = 100_000;

@@ -12,7 +12,9 @@ import {
   CPU_PERIOD_US,
   dockerName,
   entrypointAndCmd,
+  DEFAULT_SOCKET,
   normalizeImageRef,
+  parseDockerHost,
   portBindingsFor,
   toContainerInfo,
 } from './convert.ts';
@@ -44,9 +46,6 @@ import type {
 /** DEFAULT_PAUSE_IMAGE is built locally (no registry) by ensurePauseImage when missing. */
 export const DEFAULT_PAUSE_IMAGE = 'kubeling/pause:1';
 
-/** DEFAULT_SOCKET is where dockerd listens unless told otherwise. */
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
-
 /** LOG_CONFIG caps container logs like the kubelet's containerLogMaxSize/Files (10Mi × 5), readable by logs(). */
 const LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } };
 
@@ -58,14 +57,6 @@ export interface DockerRuntimeOptions {
   socketPath?: string;
   host?: string;
   logger?: RuntimeLogger;
-}
-
-/** parseDockerHost turns `unix:///path` or `tcp://host:port` into dockerode connection options. */
-export function parseDockerHost(host: string): { socketPath: string } | { host: string; port: number; protocol: 'http' } {
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) || DEFAULT_SOCKET };
-  const m = /^(?:tcp|http):\/\/([^:/]+)(?::(\d+))?\/?$/.exec(host);
-  if (!m) throw new RuntimeError('Unknown', `unsupported docker host ${JSON.stringify(host)}: use unix:///path or tcp://host:port`);
-  return { host: m[1]!, port: Number(m[2] ?? 2375), protocol: 'http' };
 }
 
 interface DockerError {
@@ -357,7 +348,7 @@ export class DockerRuntime implements ContainerRuntime {
       for (const info of batch) if (info) out.push(info);
     }
     if (this.#exited.size > 10_000) this.#exited.clear();
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return out.sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
@@ -392,12 +383,14 @@ export class DockerRuntime implements ContainerRuntime {
     const socket = (await this.#call('exec start', () => exec.start({ hijack: true, stdin: opts.stdin ?? false, Tty: tty }))) as Duplex;
     const wait = async (): Promise<number> => {
       await ended(socket);
-      // The stream closes as the process exits; its exit code may take a moment to be recorded.
-      for (let i = 0; ; i++) {
+      // The stream closes as the process exits; its exit code may take a moment to be recorded. A process that
+      // closed its output but lives on (or one whose stream we dropped) is not waited for beyond ~10s.
+      for (let i = 0; i < 60; i++) {
         const st = await this.#call('exec inspect', () => exec.inspect());
         if (!st.Running && st.ExitCode !== null) return st.ExitCode;
         await sleep(Math.min(5 * 2 ** i, 200));
       }
+      throw new RuntimeError('Timeout', `exec ${JSON.stringify(cmd)} in ${id} still running after its streams closed`);
     };
     return this.#session(socket, tty, opts.stdin ?? false, wait, (w, h) => exec.resize({ w, h }).then(() => undefined));
   }
@@ -463,12 +456,12 @@ export class DockerRuntime implements ContainerRuntime {
 
   async events(
     onEvent: (e: RuntimeEvent) => void,
-    opts: { node?: string; onClose?: (err?: Error) => void } = {},
+    opts: { node?: string; since?: number; onClose?: (err?: Error) => void } = {},
   ): Promise<EventSubscription> {
     const label = [`${LABELS.managed}=true`];
     if (opts.node) label.push(`${LABELS.node}=${opts.node}`);
     const stream = (await this.#call('events', () =>
-      this.#docker.getEvents({ filters: { type: ['container'], label } }),
+      this.#docker.getEvents({ filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) }),
     )) as Readable;
     let closedByUs = false;
     let reported = false;

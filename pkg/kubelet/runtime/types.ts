@@ -288,8 +288,13 @@ export interface ContainerRuntime {
   /** logs returns the container's output, stdout and stderr merged in order. */
   logs(id: string, opts?: LogOptions): Promise<Readable>;
   attach(id: string, opts?: StreamOptions): Promise<StreamSession>;
+  /**
+   * events streams Docker events of our containers (of one node with `node`), replaying from `since` (Unix
+   * seconds) if given. `onClose` fires once if the stream ends by itself (dockerd restarted): re-open with
+   * `since` and relist, as events in between are otherwise lost.
+   */
   events(
     onEvent: (e: RuntimeEvent) => void,
-    opts?: { node?: string; onClose?: (err?: Error) => void },
+    opts?: { node?: string; since?: number; onClose?: (err?: Error) => void },
   ): Promise<EventSubscription>;
 }

@@ -24,6 +24,7 @@ export const PORTFORWARD_SPDY_PROTOCOL = 'portforward.k8s.io';
 
 /** handlePortForwardUpgrade serves a port-forward upgrade: SPDY/3.1, SPDY inside WebSocket, or WebSocket channels. */
 export function handlePortForwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, dial: DialPort, options: PortForwardOptions = {}): void {
+  socket.on('error', () => socket.destroy()); // Node's HTTP server drops its own error handler on upgrade.
   if (isWebSocketUpgrade(req)) {
     void acceptWebSocket(req, socket, head, PORTFORWARD_WS_PROTOCOLS).then((accepted) => {
       if (!accepted) return;
@@ -128,7 +129,8 @@ async function forward(port: number, errorStream: SpdyStream, data: SpdyStream, 
     if (!errorStream.writableEnded) errorStream.end();
   });
   data.on('close', () => {
-    if (data.resetStatus !== undefined) target.destroy();
+    // Reset by kubectl, or torn down with the session: the pod side has to go too.
+    if (data.resetStatus !== undefined || !data.readableEnded || !data.writableFinished) target.destroy();
   });
   data.pipe(target);
   target.pipe(data);
@@ -143,6 +145,7 @@ export async function servePortForwardWebSocket(ws: WebSocket, protocol: string,
   const send = (channel: number, data: Buffer): void => {
     if (ws.readyState === ws.OPEN) ws.send(encodeChannelMessage(channel, data, base64));
   };
+  ws.on('error', () => ws.terminate());
   const targets: (Duplex | undefined)[] = [];
   const pending: Buffer[][] = ports.map(() => []);
   ws.on('message', (data: Buffer, isBinary: boolean) => {

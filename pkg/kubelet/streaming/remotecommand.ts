@@ -118,6 +118,7 @@ export class ResizeParser {
 
 /** handleRemoteCommandUpgrade serves an exec or attach upgrade (WebSocket or SPDY/3.1) on an 'upgrade' socket. */
 export function handleRemoteCommandUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, start: StartCommand): void {
+  socket.on('error', () => socket.destroy()); // Node's HTTP server drops its own error handler on upgrade.
   let opts: RemoteCommandOptions;
   try {
     opts = parseRemoteCommandOptions(req.url ?? '/');
@@ -147,7 +148,7 @@ export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: strin
   const onMessage = (m: { channel: number; data: Buffer }): void => {
     if (!exec) return void early.push(m);
     if (m.channel === CHANNEL.stdin && exec.stdin && !exec.stdin.writableEnded) {
-      if (!exec.stdin.write(m.data)) {
+      if (!exec.stdin.write(m.data) && !ws.isPaused) {
         ws.pause();
         exec.stdin.once('drain', () => ws.resume());
       }
@@ -177,6 +178,7 @@ export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: strin
   let status: ExitStatus;
   try {
     exec = await start(opts);
+    exec.stdin?.on('error', () => undefined); // EPIPE when the process exits before reading all input
     for (const m of early.splice(0)) onMessage(m);
     const copies = [
       opts.stdout ? copyOut(exec.stdout, (d) => send(CHANNEL.stdout, d)) : drain(exec.stdout),
@@ -233,6 +235,7 @@ async function runSpdy(session: SpdySession, streams: Map<string, SpdyStream>, v
   session.on('close', onClose);
   try {
     exec = await start(opts);
+    exec.stdin?.on('error', () => undefined); // EPIPE when the process exits before reading all input
     const stdin = streams.get('stdin');
     if (stdin) {
       if (exec.stdin) stdin.pipe(exec.stdin);
@@ -253,6 +256,12 @@ async function runSpdy(session: SpdySession, streams: Map<string, SpdyStream>, v
     status = exitStatus(code);
   } catch (err) {
     status = internalErrorStatus(err);
+  }
+  // Input nobody will read any more must not hold up the connection (a paused stream pauses the session).
+  for (const name of ['stdin', 'resize']) {
+    const s = streams.get(name);
+    s?.unpipe();
+    s?.resume();
   }
   for (const name of ['stdout', 'stderr']) {
     const s = streams.get(name);

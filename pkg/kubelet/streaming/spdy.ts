@@ -599,6 +599,8 @@ export class SpdyStream extends Duplex {
     this.sendWindow = session.peerInitialWindow;
     this.reply = new Promise((resolve, reject) => { this.resolveReply = resolve; this.rejectReply = reject; });
     this.reply.catch(() => undefined);
+    // Write errors only mean the session is gone; 'close' tells users that, so an error never crashes the agent.
+    this.on('error', () => undefined);
     // We may send data on a stream we opened at once; on a peer's stream only after our SYN_REPLY.
     this.ready = local ? Promise.resolve() : new Promise((resolve) => { this.markReady = resolve; });
   }

@@ -60,11 +60,13 @@ export function decodeChannelMessage(msg: Buffer, base64: boolean): { channel: n
   return { channel: msg[0]!, data: msg.subarray(1) };
 }
 
+// ws rejects subprotocols that are not RFC 7230 tokens, and `SPDY/3.1+portforward.k8s.io` has a '/'; so we
+// negotiate ourselves, hide the request header from ws and add the chosen protocol to its response headers.
 const chosen = new WeakMap<IncomingMessage, string>();
-const wss = new WebSocketServer({
-  noServer: true,
-  perMessageDeflate: false,
-  handleProtocols: (_offered, req) => chosen.get(req) ?? false,
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+wss.on('headers', (headers: string[], req: IncomingMessage) => {
+  const protocol = chosen.get(req);
+  if (protocol) headers.push(`Sec-WebSocket-Protocol: ${protocol}`);
 });
 
 /**
@@ -79,6 +81,7 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
     return Promise.resolve(undefined);
   }
   chosen.set(req, protocol);
+  delete req.headers['sec-websocket-protocol'];
   return new Promise((resolve) => {
     // ws answers malformed handshakes itself (400) and then never calls back.
     socket.once('close', () => resolve(undefined));
