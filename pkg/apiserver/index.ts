@@ -13,7 +13,7 @@ import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
 import { aggregatedDiscoveryVersion, decodeBody, mediaType, responseShape, type ResponseShape } from './negotiate.ts';
-import { openapiRoot, openapiGroupVersion } from './openapi.ts';
+import { openapiRoot, openapiGroupVersion, openapiV2, OPENAPI_V2_PROTOBUF } from './openapi.ts';
 import { Registry, withTypeMeta, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
 import { NodeProxy } from './nodeproxy.ts';
 
@@ -114,6 +114,12 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   for (const p of ['/readyz', '/livez', '/healthz']) app.get(p, async (_req, reply) => reply.code(200).header('content-type', 'text/plain').send('ok'));
   app.get('/cacerts', async (_req, reply) => reply.code(200).header('content-type', 'application/x-pem-file').send(opts.tls.caCertPem));
   app.get('/openapi/v3', async (_req, reply) => json(reply, 200, openapiRoot()));
+  const v2 = openapiV2();
+  app.get('/openapi/v2', async (req, reply) => {
+    reply.header('cache-control', 'public, max-age=600');
+    if ((req.headers.accept ?? '').includes(OPENAPI_V2_PROTOBUF)) return reply.code(200).header('content-type', OPENAPI_V2_PROTOBUF).send(v2.protobuf);
+    return json(reply, 200, v2.json);
+  });
   app.get('/openapi/v3/*', async (req, reply) => {
     const rest = (req.params as { '*': string })['*'].split('?')[0];
     const m = /^(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(rest);
@@ -238,13 +244,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       if (sub === 'binding') {
         const target = b?.target;
         if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name' }]);
-        await registry.guaranteedUpdate(info, ns, name, wopts, undefined, undefined, (cur) => {
+        // one write sets the node and the PodScheduled condition, as upstream's binding storage does
+        await registry.guaranteedUpdate(info, ns, name, wopts, 'binding', undefined, (cur) => {
+          if (cur.metadata.deletionTimestamp) throw errors.conflict({ group: '', resource: 'pods' }, name, `pod ${name} is being deleted, cannot be assigned to a host`);
           if (cur.spec?.nodeName) throw errors.conflict({ group: '', resource: 'pods' }, name, `pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
           cur.spec.nodeName = target.name;
-          return cur;
-        });
-        // PodScheduled condition goes through status, as upstream's binding storage does.
-        await registry.guaranteedUpdate(info, ns, name, wopts, 'status', undefined, (cur) => {
           const conds = (cur.status?.conditions ?? []).filter((c: any) => c.type !== 'PodScheduled');
           conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
           cur.status = { ...(cur.status ?? {}), conditions: conds };
@@ -317,6 +321,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       }
     };
     const render = (obj: KubeObject) => (shape === 'table' ? tableFor(info, [obj], { now: new Date(), includeObject: includeObject(q) }) : shape === 'partial-metadata' ? partialMetadata(obj) : obj);
+    const started = Date.now();
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     timers.push(setTimeout(finish, (timeout > 0 ? timeout : 1800 + Math.random() * 1800) * 1000));
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
@@ -330,6 +335,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
         stop = w.stop;
         if (sendInitialEvents && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
         if (bookmarks) timers.push(setInterval(() => bookmark(), 10_000));
+        // upstream's cacher also bookmarks 2 s before the watch's deadline, so a resumed watch starts from there
+        if (bookmarks && timeout > 2) timers.push(setTimeout(() => bookmark(), (timeout - 2) * 1000 - (Date.now() - started)));
       })
       .catch((err) => {
         const status = err instanceof ApiError ? err.status : errors.internal(String(err)).status;

@@ -94,3 +94,18 @@ describe('openapiGroupVersion', () => {
     expect(s['io.k8s.api.core.v1.PodTemplateSpec']).toBeDefined();
   });
 });
+
+describe('openapiV2', () => {
+  it('encodes a gnostic openapi_v2.Document kubectl 1.20 can load (swagger, info, empty paths)', async () => {
+    const { openapiV2 } = await import('./openapi.ts');
+    const protobuf = (await import('protobufjs')).default;
+    const root = protobuf.parse(`syntax = "proto3";
+      message Info { string title = 1; string version = 2; }
+      message Paths {}
+      message Document { string swagger = 1; Info info = 2; Paths paths = 8; }`).root;
+    const v2 = openapiV2();
+    const doc = root.lookupType('Document').toObject(root.lookupType('Document').decode(v2.protobuf));
+    expect(doc).toEqual({ swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths: {} });
+    expect(v2.json).toEqual(doc);
+  });
+});

@@ -236,3 +236,21 @@ export function openapiRoot(): object {
   }
   return { paths };
 }
+
+/** OPENAPI_V2_PROTOBUF is the media type kubectl asks /openapi/v2 for (a gnostic openapi_v2.Document). */
+export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+
+/**
+ * openapiV2 is a minimal Swagger 2.0 document without definitions, as JSON and as gnostic protobuf
+ * (Document{1 swagger, 2 info{1 title, 2 version}, 8 paths{}}). kubectl 1.20 needs /openapi/v2 to load before
+ * `apply`/`create -f` validate; with no definitions it skips client-side schema checks (the server validates)
+ * and uses its compiled-in strategic-merge metadata.
+ */
+export function openapiV2(): { json: object; protobuf: Buffer } {
+  const json = { swagger: '2.0', info: { title: 'Kubernetes', version: VERSION }, paths: {} };
+  const w = protobuf.Writer.create();
+  w.uint32((1 << 3) | 2).string(json.swagger);
+  w.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string(json.info.title).uint32((2 << 3) | 2).string(json.info.version).ldelim();
+  w.uint32((8 << 3) | 2).fork().ldelim();
+  return { json, protobuf: Buffer.from(w.finish()) };
+}

@@ -228,16 +228,7 @@ export class Registry {
     if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
       throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: metadata must be an object`);
     }
-    if (opts.fieldValidation !== 'Ignore') {
-      const unknown = findUnknownFields(info, obj);
-      if (unknown.length) {
-        if (opts.fieldValidation === 'Strict') {
-          const list = unknown.map((f) => `unknown field "${f}"`);
-          throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list.join(', ')}`);
-        }
-        for (const f of unknown) opts.warnings?.push(`unknown field "${f}"`);
-      }
-    }
+    this.dropUnknownFields(info, obj, opts);
     obj.apiVersion = want;
     obj.kind = info.kind;
     if (info.namespaced) {
@@ -249,6 +240,26 @@ export class Registry {
       delete obj.metadata.namespace;
     }
     return obj;
+  }
+
+  /**
+   * dropUnknownFields removes fields the kind's schema does not declare (upstream's typed decoding drops them);
+   * fieldValidation Strict turns them into a 400, Warn into `Warning` headers, Ignore into silence.
+   */
+  private dropUnknownFields(info: ResourceInfo, obj: KubeObject, opts: WriteOptions, existing?: KubeObject): void {
+    let unknown = findUnknownFields(info, obj, opts.fieldValidation !== 'Strict');
+    // a patch answers only for the unknown fields it brought, not for ones an older object already carried
+    if (unknown.length && existing) {
+      const had = new Set(findUnknownFields(info, existing));
+      unknown = unknown.filter((f) => !had.has(f));
+      if (opts.fieldValidation === 'Strict') findUnknownFields(info, obj, true);
+    }
+    if (!unknown.length || opts.fieldValidation === 'Ignore') return;
+    if (opts.fieldValidation === 'Strict') {
+      const list = unknown.map((f) => `unknown field "${f}"`);
+      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list.join(', ')}`);
+    }
+    for (const f of unknown) opts.warnings?.push(`unknown field "${f}"`);
   }
 
   private prepareForCreate(info: ResourceInfo, obj: KubeObject): void {
@@ -292,7 +303,7 @@ export class Registry {
     }
     obj.metadata.name = name;
     const rv = obj.metadata.resourceVersion;
-    return this.guaranteedUpdate(info, namespace, name, opts, subresource, rv ? Number(rv) : undefined, () => clone(obj), obj.metadata.uid);
+    return this.guaranteedUpdate(info, namespace, name, opts, subresource, rv ? Number(rv) : undefined, () => clone(obj));
   }
 
   /** patch applies one of the four patch types (apply may create). */
@@ -315,7 +326,9 @@ export class Registry {
         return { object: created, created: true };
       }
     }
+    let attemptWarnings: string[] = [];
     const object = await this.guaranteedUpdate(info, namespace, name, opts, subresource, undefined, (cur) => {
+      attemptWarnings = [];
       const base = subresource === 'scale' ? cur : cur;
       let next: KubeObject;
       switch (type) {
@@ -339,6 +352,7 @@ export class Registry {
         }
       }
       if (!next || typeof next !== 'object' || Array.isArray(next)) throw errors.badRequest('the patch produced something that is not an object');
+      if (type !== 'apply') this.dropUnknownFields(info, next, { ...opts, warnings: attemptWarnings }, cur);
       next.metadata ??= {};
       if (next.metadata.name !== undefined && next.metadata.name !== name) throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
       next.metadata.name = name;
@@ -347,6 +361,7 @@ export class Registry {
       if (wanted !== undefined && wanted !== cur.metadata.resourceVersion) throw errors.conflict(gr(info), name);
       return next;
     }, undefined, type === 'apply');
+    opts.warnings?.push(...attemptWarnings);
     return { object, created: false };
   }
 
@@ -417,6 +432,18 @@ export class Registry {
     next.metadata ??= {};
     const m = next.metadata;
     const om = old.metadata;
+    // upstream keeps an omitted uid and rejects a different one (ValidateObjectMetaUpdate: field is immutable),
+    // for subresources too, so a writer holding an older incarnation of the object cannot touch the new one
+    if (m.uid !== undefined && m.uid !== '' && m.uid !== om.uid) {
+      throw errors.invalid(info.group, info.kind, om.name ?? '', [field.invalid('metadata.uid', m.uid, 'field is immutable')]);
+    }
+    if (subresource === 'binding') {
+      // pods/binding sets the node and the PodScheduled condition, nothing else (upstream's setPodHostAndAnnotations)
+      const out = clone(old);
+      out.spec = { ...out.spec, nodeName: next.spec?.nodeName };
+      out.status = { ...(out.status ?? {}), conditions: next.status?.conditions };
+      return out;
+    }
     if (subresource === 'status') {
       const out = clone(old);
       out.status = next.status;
@@ -551,6 +578,8 @@ export class Registry {
       if (finalizers.size > 0 || graceful) {
         if (!m.deletionTimestamp) m.deletionTimestamp = now();
         if (m.deletionGracePeriodSeconds === undefined) m.deletionGracePeriodSeconds = 0;
+        // deleting what is already being deleted, with nothing new to record, writes nothing (upstream's pendingGraceful)
+        if (unchanged(cur, next)) return withTypeMeta(info, cur);
         if (opts.dryRun) return withTypeMeta(info, next);
         try {
           return withTypeMeta(info, await this.store.update(key, next, Number(cur.metadata.resourceVersion)));

@@ -45,21 +45,22 @@ function resolve(s: Schema | undefined, schemas: Record<string, Schema>): Schema
 
 /**
  * findUnknownFields lists paths such as `spec.foo` or `spec.containers[0].imagePullPolicyy` that the schema of
- * the object's kind does not declare. Without a schema for the kind it reports nothing.
+ * the object's kind does not declare. Without a schema for the kind it reports nothing. With `prune` it also
+ * deletes them from `obj`, as upstream's decoding into typed objects drops them.
  */
-export function findUnknownFields(info: ResourceInfo, obj: KubeObject): string[] {
+export function findUnknownFields(info: ResourceInfo, obj: KubeObject, prune = false): string[] {
   const r = rootSchema(info);
   if (!r) return [];
   const out: string[] = [];
-  walk(obj, r.root, '', r.schemas, out);
+  walk(obj, r.root, '', r.schemas, out, prune);
   return out;
 }
 
-function walk(value: unknown, schema: Schema | undefined, path: string, schemas: Record<string, Schema>, out: string[]): void {
+function walk(value: unknown, schema: Schema | undefined, path: string, schemas: Record<string, Schema>, out: string[], prune: boolean): void {
   const s = resolve(schema, schemas);
   if (!s || value === null || value === undefined || s['x-kubernetes-preserve-unknown-fields']) return;
   if (Array.isArray(value)) {
-    if (s.items) value.forEach((v, i) => walk(v, s.items, `${path}[${i}]`, schemas, out));
+    if (s.items) value.forEach((v, i) => walk(v, s.items, `${path}[${i}]`, schemas, out, prune));
     return;
   }
   if (typeof value !== 'object') return;
@@ -70,11 +71,12 @@ function walk(value: unknown, schema: Schema | undefined, path: string, schemas:
       if (!sub) {
         if (path === '' && (k === 'apiVersion' || k === 'kind')) continue;
         out.push(p);
+        if (prune) delete (value as Record<string, unknown>)[k];
         continue;
       }
-      walk(v, sub, p, schemas, out);
+      walk(v, sub, p, schemas, out, prune);
     }
   } else if (s.additionalProperties && typeof s.additionalProperties === 'object') {
-    for (const [k, v] of Object.entries(value)) walk(v, s.additionalProperties as Schema, path ? `${path}.${k}` : k, schemas, out);
+    for (const [k, v] of Object.entries(value)) walk(v, s.additionalProperties as Schema, path ? `${path}.${k}` : k, schemas, out, prune);
   }
 }

@@ -62,9 +62,10 @@ export class EventRecorder {
     if (!this.sending) void this.drain();
   }
 
-  /** flush resolves once every queued event was sent (tests, shutdown). */
-  async flush(): Promise<void> {
-    while (this.sending || this.queue.length) await new Promise((r) => setTimeout(r, 10));
+  /** flush resolves once every queued event was sent, or after `timeoutMs` (tests, shutdown). */
+  async flush(timeoutMs = 2000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while ((this.sending || this.queue.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 
   private async drain(): Promise<void> {

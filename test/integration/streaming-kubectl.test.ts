@@ -288,7 +288,8 @@ describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
     });
   });
 
-  describe.each(CLIENTS.filter((c) => c.name.includes('1.32 (WebSocket)') || c.name.includes('1.29')))('$name with a terminal', (client) => {
+  const hasScript = (() => { try { execFileSync('script', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+  describe.skipIf(!hasScript).each(CLIENTS.filter((c) => c.name.includes('1.32 (WebSocket)') || c.name.includes('1.29')))('$name with a terminal', (client) => {
     it('exec -it runs with a tty, passes the size and the exit code', async () => {
       lastResize = '';
       const cmd = [client.bin, '--kubeconfig', kubeconfig, 'exec', '-it', 'p', '--', 'sh', '-c', 'test -t 1 && echo is-a-tty; exit 4'].map(shellQuote).join(' ');

@@ -52,7 +52,7 @@ export function parsePorts(url: string): number[] | undefined {
   return ports;
 }
 
-/** StreamKey identifies one forwarded connection: kubectl's requestid, or (old clients) the error stream's id. */
+/** pairKey identifies one forwarded connection: kubectl's requestid, or (old clients) the error stream's id. */
 export function pairKey(headers: Record<string, string>, streamId: number): string | undefined {
   if (headers['requestid'] !== undefined) return headers['requestid'];
   if (headers['streamtype'] === 'error') return String(streamId);

@@ -148,7 +148,7 @@ export function encodeFrame(frame: Frame, block: Buffer = Buffer.alloc(0)): Buff
   }
 }
 
-/** hasHeaderBlock tells whether a raw control frame carries a compressed header block, and where it starts. */
+/** headerBlockOffset tells where a raw control frame's compressed header block starts (undefined: it has none). */
 export function headerBlockOffset(raw: RawFrame): number | undefined {
   if (!raw.control) return undefined;
   if (raw.type === FRAME_TYPES.syn_stream) return 10;
@@ -444,7 +444,7 @@ export class SpdySession extends EventEmitter {
     } while (off < data.length);
   }
 
-  /** consumed is called by a stream when its reader took `n` bytes; it returns window to the peer. */
+  /** ackStream is called by a stream when its reader took `n` bytes; it returns that window to the peer. */
   ackStream(stream: SpdyStream, n: number): void {
     if (n > 0 && !this.closed) void this.send({ type: 'window_update', streamId: stream.id, delta: n }).catch(() => undefined);
   }

@@ -1,0 +1,141 @@
+// node: registers this agent's Node, renews its Lease every 10 s and posts node status heartbeats.
+import type { Logger } from 'pino';
+import { ApiError } from '../api/errors.ts';
+import { lookupKind } from '../api/resources.ts';
+import type { KubeObject } from '../api/types.ts';
+import type { Client } from '../client/index.ts';
+import { leaseObject, microTime, nodeLabels, nodeObject, nodeStatus } from './nodestatus.ts';
+import type { NodeFacts } from './nodestatus.ts';
+import type { ContainerRuntime } from './runtime/index.ts';
+import { deepEqual } from './status.ts';
+
+const nodeInfo = lookupKind('v1', 'Node')!;
+const leaseInfo = lookupKind('coordination.k8s.io/v1', 'Lease')!;
+
+export const LEASE_RENEW_MS = 10_000;
+export const STATUS_HEARTBEAT_MS = 40_000;
+
+/** UNAUTHORIZED_MESSAGE is the error runAgent rejects with when the API refuses the node token. */
+export const UNAUTHORIZED_MESSAGE = 'Unauthorized: the server rejected the node token';
+
+/** asStartupError turns a 401 into the clear error the CLI prints; other errors pass through. */
+export function asStartupError(err: unknown): Error {
+  if (err instanceof ApiError && err.code === 401) return new Error(UNAUTHORIZED_MESSAGE, { cause: err });
+  return err as Error;
+}
+
+/** NodeRegistrar owns the Node object and the Lease of this agent. */
+export class NodeRegistrar {
+  private readonly client: Client;
+  private readonly runtime: ContainerRuntime;
+  private readonly log: Logger;
+  private facts: NodeFacts;
+  private uid: string | undefined;
+  private leaseTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(client: Client, runtime: ContainerRuntime, base: Omit<NodeFacts, 'info' | 'version' | 'runtimeReady'>, log: Logger) {
+    this.client = client;
+    this.runtime = runtime;
+    this.log = log;
+    this.facts = { ...base, runtimeReady: true } as NodeFacts;
+  }
+
+  /** allocatable is what env and downward API fall back to for missing limits: cores and bytes. */
+  allocatable(): { cpu: number; memory: number } {
+    return { cpu: this.facts.info?.cpus ?? 1, memory: this.facts.info?.memoryBytes ?? 0 };
+  }
+
+  /** register creates the Node, or updates its labels and status when it exists; rejects clearly on a bad token. */
+  async register(): Promise<void> {
+    const [info, version] = await Promise.all([this.runtime.info(), this.runtime.version()]);
+    this.facts = { ...this.facts, info, version, runtimeReady: true };
+    if (!this.facts.hostname) this.facts.hostname = info.hostname;
+    const now = k8sNow();
+    try {
+      const created = await this.client.create(nodeInfo, undefined, nodeObject(this.facts, now));
+      this.uid = created.metadata.uid;
+      this.log.info({ node: this.facts.nodeName }, 'registered node');
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409)) throw asStartupError(err);
+      const existing = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
+      existing.metadata.labels = { ...existing.metadata.labels, ...nodeLabels(this.facts) };
+      const updated = await this.client.update(nodeInfo, existing);
+      this.uid = updated.metadata.uid;
+      this.log.info({ node: this.facts.nodeName }, 'node already registered; updated it');
+    }
+    await this.postStatus(true);
+    await this.renewLease();
+  }
+
+  /** start renews the lease every 10 s and posts status every 40 s (or sooner when runtime readiness changes). */
+  start(): void {
+    const lease = (): void => {
+      this.leaseTimer = setTimeout(async () => {
+        await this.renewLease().catch((err) => this.log.warn({ err }, 'lease renewal failed'));
+        if (!this.stopped) lease();
+      }, LEASE_RENEW_MS);
+    };
+    const status = (): void => {
+      this.statusTimer = setTimeout(async () => {
+        await this.postStatus(false).catch((err) => this.log.warn({ err }, 'node status update failed'));
+        if (!this.stopped) status();
+      }, LEASE_RENEW_MS);
+    };
+    lease();
+    status();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.leaseTimer);
+    clearTimeout(this.statusTimer);
+  }
+
+  private lastPost = 0;
+
+  /** postStatus probes the runtime and writes node status when it changed or the heartbeat is due. */
+  async postStatus(force: boolean): Promise<void> {
+    let ready = true;
+    let message: string | undefined;
+    try {
+      const [info, version] = await Promise.all([this.runtime.info(), this.runtime.version()]);
+      this.facts = { ...this.facts, info, version };
+    } catch (err) {
+      ready = false;
+      message = `container runtime is down: ${(err as Error).message}`;
+    }
+    const changed = ready !== this.facts.runtimeReady;
+    this.facts = { ...this.facts, runtimeReady: ready, runtimeMessage: message };
+    if (!force && !changed && Date.now() - this.lastPost < STATUS_HEARTBEAT_MS - 1000) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const node = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
+      node.status = nodeStatus(this.facts, node.status, k8sNow());
+      try {
+        await this.client.updateStatus(nodeInfo, node);
+        this.lastPost = Date.now();
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 409)) throw err;
+      }
+    }
+  }
+
+  /** renewLease creates or renews `kube-node-lease/<node>`. */
+  async renewLease(): Promise<void> {
+    const now = new Date();
+    const existing = await this.client.getOrUndefined(leaseInfo, 'kube-node-lease', this.facts.nodeName);
+    if (!existing) {
+      await this.client.create(leaseInfo, 'kube-node-lease', leaseObject(this.facts.nodeName, this.uid, now));
+      return;
+    }
+    const next: KubeObject = { ...existing, spec: { ...existing.spec, holderIdentity: this.facts.nodeName, leaseDurationSeconds: 40, renewTime: microTime(now) } };
+    if (!deepEqual(existing.spec, next.spec)) await this.client.update(leaseInfo, next);
+  }
+}
+
+/** k8sNow is the current time as metav1.Time (whole seconds). */
+export function k8sNow(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
