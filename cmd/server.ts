@@ -3,7 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { createApiServer } from '../pkg/apiserver/index.ts';
-import { ensureServerPki, ensureTokens, kubeconfigYaml, parseJoinToken, writeKubeconfig } from '../pkg/pki/index.ts';
+import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
+import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
+import { parseJoinToken } from '../pkg/pki/tokens.ts';
 import { openSqliteStore } from '../pkg/store/index.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
@@ -53,8 +55,8 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   if (o.bindAddress !== '0.0.0.0' && o.bindAddress !== '::') ips.add(o.bindAddress);
   for (const san of o.tlsSan ?? []) (/^[0-9.]+$|:/.test(san) ? ips : dns).add(san);
   log.info({ dataDir }, 'preparing certificates and tokens');
-  const pki = await ensureServerPki(dataDir, { sans: { dns: [...dns], ips: [...ips] } });
-  const { adminToken, nodeToken } = await ensureTokens(dataDir, pki.caCertPem);
+  const { pki, tokens } = await ensurePkiAndTokensIsolated(dataDir, { dns: [...dns], ips: [...ips] });
+  const { adminToken, nodeToken } = tokens;
   const nodePassword = parseJoinToken(nodeToken).password;
   const store = openSqliteStore(join(dataDir, 'db', 'state.db'), { logger: log.child({ component: 'store' }) });
   const api = await createApiServer({

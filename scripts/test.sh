@@ -38,11 +38,11 @@ scripts/kubectl-1.20.sh >/dev/null 2>&1 || echo "warning: could not unpack Debia
 
 echo "==> Docker engine"
 scripts/dockerd-test.sh start
-started_docker=$?
 cleanup() { scripts/dockerd-test.sh stop || true; }
 trap cleanup EXIT
 
-echo "==> type check"
+echo "==> type check and build"
 npx tsc --noEmit -p .
+scripts/build.sh
 echo "==> tests"
 npx vitest run "$@"

@@ -190,12 +190,21 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       if (method === 'GET') {
         if (q.get('watch') === 'true' || q.get('watch') === '1') return serveWatch(req, reply, info, ns, q, shape);
         const limit = q.get('limit') ? Number(q.get('limit')) : undefined;
+        const labelSelector = q.get('labelSelector') ?? undefined;
+        const fieldSelector = q.get('fieldSelector') ?? undefined;
+        const whole = !(limit && limit > 0) && !q.get('continue');
+        // A whole JSON list is read and written page by page, so its size never sits in memory twice.
+        const paged = whole && shape === 'object' && !fieldSelector;
         const r = await registry.listRaw(info, ns, {
-          labelSelector: q.get('labelSelector') ?? undefined,
-          fieldSelector: q.get('fieldSelector') ?? undefined,
-          limit: limit && limit > 0 ? limit : undefined,
+          labelSelector,
+          fieldSelector,
+          limit: paged ? LIST_PAGE : limit && limit > 0 ? limit : undefined,
           continue: q.get('continue') ?? undefined,
         });
+        if (paged && r.continue) {
+          const head = JSON.stringify({ kind: info.listKind, apiVersion: apiVersionOf(info), metadata: listMeta(String(r.revision)) });
+          return streamList(reply, head, r.items, r.continue, (cont) => registry.listRaw(info, ns, { labelSelector, limit: LIST_PAGE, continue: cont }));
+        }
         const rv = String(r.revision);
         if (shape === 'table') {
           const objs = r.parsed ?? r.items.map((s) => JSON.parse(s) as KubeObject);
@@ -383,9 +392,36 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     },
     async close() {
       for (const f of [...openWatches]) f();
+      registry.stop();
       await app.close();
     },
   };
+}
+
+const LIST_PAGE = 500;
+
+/**
+ * streamList writes a list page by page, waiting for the socket between pages. The list's resourceVersion is the
+ * first page's; later pages may show newer states, which a watch from that version replays harmlessly.
+ */
+async function streamList(reply: FastifyReply, head: string, first: string[], cont: string | undefined, next: (cont: string) => Promise<{ items: string[]; continue?: string }>): Promise<void> {
+  reply.hijack();
+  const res = reply.raw as ServerResponse;
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const write = (chunk: string) => (res.write(chunk) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', r).once('close', r)));
+  try {
+    await write(`${head.slice(0, -1)},"items":[${first.join(',')}`);
+    let written = first.length;
+    while (cont && !res.destroyed) {
+      const page = await next(cont);
+      if (page.items.length) await write((written ? ',' : '') + page.items.join(','));
+      written += page.items.length;
+      cont = page.continue;
+    }
+    res.end(']}');
+  } catch {
+    res.destroy();
+  }
 }
 
 function renderObject(reply: FastifyReply, info: ResourceInfo, obj: KubeObject, shape: ResponseShape, code: number) {

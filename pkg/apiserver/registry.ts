@@ -67,6 +67,9 @@ export class Registry {
   readonly allocator = new ServiceAllocator();
   private readonly log: Logger;
   private readonly terminating = new Set<string>();
+  /** namespaces: name → phase, kept current by a store watch (saves a read on every namespaced create) */
+  private readonly namespaces = new Map<string, 'Active' | 'Terminating'>();
+  private namespaceWatch: { stop(): void } | undefined;
 
   constructor(store: Store, log: Logger) {
     this.store = store;
@@ -75,6 +78,12 @@ export class Registry {
 
   /** start loads allocator state, creates the built-in namespaces and resumes unfinished namespace deletions. */
   async start(): Promise<void> {
+    const nsList = await this.store.list('namespaces');
+    for (const raw of nsList.items) this.trackNamespace(JSON.parse(raw));
+    this.namespaceWatch = this.store.watch('namespaces', { fromRevision: nsList.revision }, (ev) => {
+      if (ev.type === 'DELETED') this.namespaces.delete(ev.object.metadata.name!);
+      else this.trackNamespace(ev.object);
+    });
     const services = await this.store.list('services');
     this.allocator.load(services.items.map((s) => JSON.parse(s)));
     const nsInfo = lookupKind('v1', 'Namespace')!;
@@ -88,6 +97,14 @@ export class Registry {
       const ns = JSON.parse(raw) as KubeObject;
       if (ns.metadata.deletionTimestamp) this.finalizeNamespace(ns.metadata.name!);
     }
+  }
+
+  private trackNamespace(ns: KubeObject): void {
+    this.namespaces.set(ns.metadata.name!, ns.metadata.deletionTimestamp ? 'Terminating' : 'Active');
+  }
+
+  stop(): void {
+    this.namespaceWatch?.stop();
   }
 
   /**
@@ -278,9 +295,9 @@ export class Registry {
   }
 
   private async requireNamespace(name: string): Promise<void> {
-    const ns = await this.store.get('namespaces', '', name);
-    if (!ns) throw errors.notFound({ group: '', resource: 'namespaces' }, name);
-    if (ns.metadata.deletionTimestamp) {
+    const state = this.namespaces.get(name);
+    if (state === undefined) throw errors.notFound({ group: '', resource: 'namespaces' }, name);
+    if (state === 'Terminating') {
       throw errors.forbidden(`unable to create new content in namespace ${name} because it is being terminated`, {
         name,
         kind: 'namespaces',

@@ -73,13 +73,13 @@ export class NodeRegistrar {
   start(): void {
     const lease = (): void => {
       this.leaseTimer = setTimeout(async () => {
-        await this.renewLease().catch((err) => this.log.warn({ err }, 'lease renewal failed'));
+        await this.renewLease().catch((err) => !this.stopped && this.log.warn({ err }, 'lease renewal failed'));
         if (!this.stopped) lease();
       }, LEASE_RENEW_MS);
     };
     const status = (): void => {
       this.statusTimer = setTimeout(async () => {
-        await this.postStatus(false).catch((err) => this.log.warn({ err }, 'node status update failed'));
+        await this.postStatus(false).catch((err) => !this.stopped && this.log.warn({ err }, 'node status update failed'));
         if (!this.stopped) status();
       }, LEASE_RENEW_MS);
     };

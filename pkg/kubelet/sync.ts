@@ -84,6 +84,7 @@ export class Kubelet {
   private timers: NodeJS.Timeout[] = [];
   private sub: EventSubscription | undefined;
   private eventsBackoffMs = 500;
+  private pauseImage: string | undefined;
 
   constructor(o: KubeletOptions) {
     this.o = o;
@@ -319,7 +320,7 @@ export class Kubelet {
 
     if (plan.createSandbox && volumesOk) {
       changed = true;
-      const image = await rt.ensurePauseImage(this.o.sandboxImage);
+      const image = (this.pauseImage ??= await rt.ensurePauseImage(this.o.sandboxImage));
       const attempt = Math.max(-1, ...all.filter((c) => c.isSandbox).map((c) => c.attempt)) + 1;
       try {
         const sb = await rt.createSandbox({
@@ -335,9 +336,11 @@ export class Kubelet {
         });
         for (const old of all.filter((c) => c.isSandbox)) await rt.removeContainer(old.id);
         podIP = hostNetwork ? this.o.nodeIp : sb.ip;
-        all = normalize(await rt.listContainers({ podUid: uid }));
-        sandbox = newestSandbox(all);
+        const fresh: ContainerInfo = { id: sb.id, name: '', labels: {}, podUid: uid, namespace: pod.metadata.namespace!, podName: pod.metadata.name!, containerName: 'POD', attempt, isSandbox: true, state: 'running', createdAt: new Date().toISOString(), image, imageID: '', oomKilled: false, ip: sb.ip };
+        all = [...all.filter((c) => !c.isSandbox), fresh];
+        sandbox = fresh;
       } catch (err) {
+        this.pauseImage = undefined;
         this.log.warn({ err, pod: podDesc(pod) }, 'cannot create pod sandbox');
         this.o.events.event(podTarget(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         want(5_000);
@@ -372,7 +375,7 @@ export class Kubelet {
           }
           this.restartBackoff.next(key, fin, Date.now());
         }
-        const w = await this.startContainer(pod, c, cur, sandbox!.id, podIP, volumes.paths, pullSecrets);
+        const w = await this.startContainer(pod, c, cur, hist.get(name), sandbox!.id, podIP, volumes.paths, pullSecrets);
         changed = true;
         if (w) {
           waiting.set(name, w);
@@ -432,6 +435,7 @@ export class Kubelet {
     pod: KubeObject,
     c: any,
     cur: ContainerInfo | undefined,
+    history: ContainerHistory | undefined,
     sandboxId: string,
     podIP: string,
     paths: Map<string, { path: string; readOnly: boolean }>,
@@ -500,8 +504,7 @@ export class Kubelet {
     }
     this.o.events.event(target, 'Normal', 'Created', `Created container ${c.name}`);
     // Keep the newest dead container for `logs --previous`; remove older ones.
-    const old = (await rt.listContainers({ podUid: pod.metadata.uid! })).filter((x) => !x.isSandbox && x.containerName === c.name && x.id !== id && x.id !== cur?.id);
-    for (const x of old) await rt.removeContainer(x.id);
+    for (const x of [history?.previous, ...(history?.older ?? [])]) if (x && x.id !== id && x.id !== cur?.id) await rt.removeContainer(x.id);
     try {
       await rt.startContainer(id);
     } catch (err) {
