@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { fetchAndPinCa, parseJoinToken } from '../pkg/pki/index.ts';
+import { fetchAndPinCa } from '../pkg/pki/pin.ts';
+import { parseJoinToken } from '../pkg/pki/tokens.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
 import { applyConfigFile, flag } from './options.ts';

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { serverCommand } from './server.ts';
 import { agentCommand } from './agent.ts';
-import { VERSION } from '../pkg/apiserver/index.ts';
+import { VERSION } from '../pkg/api/version.ts';
 
 const program = new Command('kubeling')
   .description('a small, real Kubernetes: control plane + Docker-backed node agents')

@@ -2,11 +2,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { createApiServer } from '../pkg/apiserver/index.ts';
 import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
 import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
 import { parseJoinToken } from '../pkg/pki/tokens.ts';
-import { openSqliteStore } from '../pkg/store/index.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
 import { applyConfigFile, collect, flag } from './options.ts';
@@ -58,6 +56,8 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   const { pki, tokens } = await ensurePkiAndTokensIsolated(dataDir, { dns: [...dns], ips: [...ips] });
   const { adminToken, nodeToken } = tokens;
   const nodePassword = parseJoinToken(nodeToken).password;
+  // loaded here, not at the top: `kubeling agent` and `version` never load the control plane
+  const [{ createApiServer }, { openSqliteStore }] = await Promise.all([import('../pkg/apiserver/index.ts'), import('../pkg/store/index.ts')]);
   const store = openSqliteStore(join(dataDir, 'db', 'state.db'), { logger: log.child({ component: 'store' }) });
   const api = await createApiServer({
     store,
@@ -75,7 +75,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   const host = o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kubeconfigPath = o.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml');
-  writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
+  await writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
   log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
 
   let agent: { close(): Promise<void> } | undefined;

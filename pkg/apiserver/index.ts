@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, errors } from '../api/errors.ts';
+import { VERSION } from '../api/version.ts';
 import type { KubeObject } from '../api/types.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import { tableFor } from '../api/tables.ts';
@@ -19,18 +20,7 @@ import { NodeProxy } from './nodeproxy.ts';
 
 export { Registry } from './registry.ts';
 
-/** VERSION is what /version reports; kubectl's dispatcher picks its binary from major/minor. */
-export const VERSION = {
-  major: '1',
-  minor: '32',
-  gitVersion: 'v1.32.0+kubeling',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2026-11-01T00:00:00Z',
-  goVersion: 'go1.23.4',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
+export { VERSION } from '../api/version.ts';
 
 export interface ApiServerOptions {
   store: Store;

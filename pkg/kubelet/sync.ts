@@ -119,6 +119,7 @@ export class Kubelet {
     this.every(RESYNC_MS, () => {
       for (const uid of this.pods.keys()) this.enqueue(uid, 'resync');
       this.restartBackoff.gc(Date.now());
+      this.images.backoff.gc(Date.now());
     });
     this.every(ORPHAN_SCAN_MS, () => void this.scanOrphans().catch((err) => this.log.debug({ err }, 'orphan scan failed')));
   }
