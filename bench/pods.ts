@@ -74,6 +74,31 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
+/** cpuSeconds reads a process's user+system CPU time from /proc/<pid>/stat (clock ticks at 100 Hz); NaN if unreadable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** dockerdPids finds dockerd and its containerd (CPU accounting only; NaN when not visible). */
+function dockerdPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm === 'dockerd' || comm === 'containerd') out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** Proc is a spawned kubeling process with its captured output. */
 interface Proc {
   proc: ChildProcess;
@@ -314,7 +339,14 @@ async function main(): Promise<void> {
     }
     log(`warm-up done (${N.warmup} pods, ${N.warmup} docker runs)`);
 
+    const dpids = dockerdPids();
+    const cpuNow = () => ({ agent: cpuSeconds(agentPid), server: cpuSeconds(server!.proc.pid), dockerd: dpids.reduce((a, p) => a + cpuSeconds(p), 0) });
+    const cpuSince = (a: ReturnType<typeof cpuNow>) => {
+      const b = cpuNow();
+      return { agent: b.agent - a.agent, server: b.server - a.server, dockerd: b.dockerd - a.dockerd };
+    };
     const deadline = performance.now() + N.budgetMs;
+    let cpu0 = cpuNow();
     const serial = { kubeling: [] as number[], docker: [] as number[] };
     for (let i = 0; i < N.serial && performance.now() < deadline; i++) {
       serial.docker.push(await dockerRun());
@@ -322,12 +354,14 @@ async function main(): Promise<void> {
       serial.kubeling.push(await createPod());
       await sleep(N.gapMs);
     }
+    const cpuSerial = cpuSince(cpu0);
     log(`one by one: kubeling p50 ${f0(stats(serial.kubeling).p50)} ms, docker p50 ${f0(stats(serial.docker).p50)} ms`);
     await sleep(2000);
     const rss50 = rssMb(agentPid);
     const podsAtRss = N.warmup + serial.kubeling.length;
     log(`agent RSS with ${podsAtRss} pods: ${f1(rss50.rss)} MB (peak ${f1(rss50.hwm)} MB)`);
 
+    cpu0 = cpuNow();
     const waves = { kubeling: [] as number[], docker: [] as number[], kubelingWaveMs: [] as number[], dockerWaveMs: [] as number[] };
     for (let i = 0; i < N.waves && performance.now() < deadline; i++) {
       let s = performance.now();
@@ -339,6 +373,7 @@ async function main(): Promise<void> {
       waves.kubelingWaveMs.push(performance.now() - s);
       await sleep(N.gapMs * 2);
     }
+    const cpuWaves = cpuSince(cpu0);
     log(`10 at a time: kubeling p50 ${f0(stats(waves.kubeling).p50)} ms, docker p50 ${f0(stats(waves.docker).p50)} ms`);
     await sleep(1000);
     const rssEnd = rssMb(agentPid);
@@ -364,6 +399,8 @@ async function main(): Promise<void> {
       [`agent RSS, ${podsAtRss} pods running`, `${f1(rss50.rss)} MB`, '', '', `≤ ${TARGETS.rssMb} MB ${mark(rss50.rss <= TARGETS.rssMb)}`],
       ['agent RSS idle (0 pods) / peak', `${f1(rssIdle.rss)} / ${f1(rssEnd.hwm)} MB`, '', '', ''],
       [`agent RSS, ${podsEnd} pods running`, `${f1(rssEnd.rss)} MB`, '', '', ''],
+      ['CPU s, one by one phase: agent / server / dockerd+containerd', `${f1(cpuSerial.agent)} / ${f1(cpuSerial.server)} / ${f1(cpuSerial.dockerd)}`, '', '', ''],
+      ['CPU s, 10 at a time phase: agent / server / dockerd+containerd', `${f1(cpuWaves.agent)} / ${f1(cpuWaves.server)} / ${f1(cpuWaves.dockerd)}`, '', '', ''],
       ['upstream SLO (p99, image present)', `${SLO_P99_MS} ms`, '', '', ''],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -381,6 +418,7 @@ async function main(): Promise<void> {
         ratioTenAtATime: rw.p99 <= TARGETS.ratio,
         rss: rss50.rss <= TARGETS.rssMb,
       },
+      cpuSeconds: { oneByOne: cpuSerial, tenAtATime: cpuWaves },
       sloP99Ms: SLO_P99_MS,
     });
     if (profile) {

@@ -15,4 +15,9 @@ const program = new Command('kubeling')
     }),
   );
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`kubeling: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -71,7 +71,14 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     kubeletToken: nodePassword,
     advertiseAddress: advertise,
   });
-  const { port } = await api.listen(o.httpsListenPort, o.bindAddress);
+  let port: number;
+  try {
+    ({ port } = await api.listen(o.httpsListenPort, o.bindAddress));
+  } catch (e) {
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot listen on ${o.bindAddress}:${o.httpsListenPort}: ${code === 'EADDRINUSE' ? 'the address is in use (is another kubeling server running?)' : (e as Error).message}`);
+  }
   const host = o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const kubeconfigPath = o.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml');
