@@ -1,6 +1,6 @@
 // env.test: $(VAR) expansion and environment resolution as upstream.
 import { describe, expect, it } from 'vitest';
-import { expand, expandCommand, resolveEnv, resourceFieldValue } from './env.ts';
+import { expand, expandCommand, needsPodIP, resolveEnv, resourceFieldValue } from './env.ts';
 import type { EnvContext } from './env.ts';
 
 const m = (o: Record<string, string>) => (n: string) => o[n];
@@ -105,5 +105,14 @@ describe('resourceFieldValue', () => {
 describe('expandCommand', () => {
   it('expands command and args over the env', () => {
     expect(expandCommand({ command: ['echo', '$(A)'], args: ['$$(A)', '$(B)'] }, [{ name: 'A', value: '1' }])).toEqual({ command: ['echo', '1'], args: ['$(A)', '$(B)'] });
+  });
+});
+
+describe('needsPodIP', () => {
+  it('is true only when an env var reads status.podIP or status.podIPs', () => {
+    expect(needsPodIP({ name: 'c' })).toBe(false);
+    expect(needsPodIP({ env: [{ name: 'A', value: 'x' }, { name: 'N', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] })).toBe(false);
+    expect(needsPodIP({ env: [{ name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] })).toBe(true);
+    expect(needsPodIP({ env: [{ name: 'IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } }] })).toBe(true);
   });
 });

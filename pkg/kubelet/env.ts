@@ -64,6 +64,11 @@ export function envSources(container: any): { configMaps: string[]; secrets: str
   return { configMaps: [...cms], secrets: [...secs] };
 }
 
+/** needsPodIP tells whether a container's environment reads the pod IP (fieldRef status.podIP/podIPs). */
+export function needsPodIP(container: any): boolean {
+  return (container.env ?? []).some((e: any) => ['status.podIP', 'status.podIPs'].includes(e.valueFrom?.fieldRef?.fieldPath));
+}
+
 /** configMapData merges a ConfigMap's data and binaryData into strings. */
 export function configMapData(cm: KubeObject): Record<string, string> {
   const out: Record<string, string> = { ...(cm.data ?? {}) };

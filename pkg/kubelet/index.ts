@@ -1,6 +1,6 @@
 // kubelet: the node agent's entry — registers the Node, syncs this node's pods through Docker and serves logs/exec.
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { lookupKind } from '../api/resources.ts';
 import { Client } from '../client/index.ts';
@@ -59,6 +59,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
     host: cfg.nodeIp,
     port: cfg.kubeletPort,
     token: cfg.token,
+    certDir: join(dataDir, 'pki'),
     runtime,
     log: log.child({ component: 'kubelet-server' }),
     pods: {

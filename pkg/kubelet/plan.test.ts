@@ -1,6 +1,6 @@
 // plan.test: sync decisions — sandbox, init order, restart policies, liveness kills.
 import { describe, expect, it } from 'vitest';
-import { groupByName, planPod, shouldRestart } from './plan.ts';
+import { groupByName, needsSync, planPod, shouldRestart } from './plan.ts';
 import type { PlanInput } from './plan.ts';
 import type { ContainerInfo } from './runtime/index.ts';
 
@@ -82,5 +82,27 @@ describe('groupByName', () => {
     expect(g.get('a')!.previous!.attempt).toBe(1);
     expect(g.get('a')!.older.map((c) => c.attempt)).toEqual([0]);
     expect(g.has('POD')).toBe(false);
+  });
+});
+
+describe('needsSync', () => {
+  const base = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', uid: 'u1', resourceVersion: '5', labels: { a: '1' } }, spec: { nodeName: 'n', containers: [{ name: 'c', image: 'i' }] }, status: { phase: 'Pending' } };
+  const next = (patch: (p: any) => void) => {
+    const p = structuredClone(base) as any;
+    p.metadata.resourceVersion = '6';
+    patch(p);
+    return p;
+  };
+  it('ignores status-only updates (the kubelet\'s own writes coming back)', () => {
+    expect(needsSync(base, next((p) => (p.status = { phase: 'Running' })))).toBe(false);
+    expect(needsSync(base, next((p) => (p.metadata.managedFields = [{ manager: 'x' }])))).toBe(false);
+  });
+  it('syncs on spec, label, annotation and deletion changes, new pods and a new uid', () => {
+    expect(needsSync(undefined, base)).toBe(true);
+    expect(needsSync(base, next((p) => (p.spec.containers[0].image = 'j')))).toBe(true);
+    expect(needsSync(base, next((p) => (p.metadata.labels.a = '2')))).toBe(true);
+    expect(needsSync(base, next((p) => (p.metadata.annotations = { x: 'y' })))).toBe(true);
+    expect(needsSync(base, next((p) => (p.metadata.deletionTimestamp = '2024-01-01T00:00:00Z')))).toBe(true);
+    expect(needsSync(base, next((p) => (p.metadata.uid = 'u2')))).toBe(true);
   });
 });

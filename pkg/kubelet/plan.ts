@@ -1,5 +1,7 @@
 // plan: pure decisions of one pod sync — which containers to start or kill, whether to (re)create the sandbox.
+import type { KubeObject } from '../api/types.ts';
 import type { ContainerInfo } from './runtime/index.ts';
+import { deepEqual } from './status.ts';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
@@ -137,4 +139,15 @@ export function planPod(p: PlanInput): Plan {
   }
   if (keep === 0 && plan.start.length === 0) plan.killPod = true;
   return plan;
+}
+
+/**
+ * needsSync tells whether a pod update asks for a sync: its spec or metadata changed (labels and annotations feed
+ * the downward API; deletionTimestamp starts termination). Status-only updates (most often the kubelet's own status
+ * write coming back through the watch) do not, as upstream's pod config ignores them.
+ */
+export function needsSync(old: KubeObject | undefined, cur: KubeObject): boolean {
+  if (!old || old.metadata.uid !== cur.metadata.uid) return true;
+  const meta = (o: KubeObject) => ({ ...o.metadata, resourceVersion: undefined, managedFields: undefined });
+  return !deepEqual(old.spec, cur.spec) || !deepEqual(meta(old), meta(cur));
 }

@@ -5,10 +5,9 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/types.ts';
-import { createCa } from '../pki/certs.ts';
-import { issueCert, verifyJoinToken } from '../pki/index.ts';
+import { verifyJoinToken } from '../pki/tokens.ts';
 import type { ContainerInfo, ContainerRuntime } from './runtime/index.ts';
-import { handlePortForwardUpgrade, handleRemoteCommandUpgrade, rejectUpgrade } from './streaming/index.ts';
+import { ensureServingCert } from './servingcert.ts';
 import type { ExecStreams, RemoteCommandOptions } from './streaming/index.ts';
 
 /** PodLookup is what the server needs of the kubelet: pods by name and their runtime containers. */
@@ -26,6 +25,8 @@ export interface KubeletServerOptions {
   pods: PodLookup;
   runtime: ContainerRuntime;
   log: Logger;
+  /** certDir keeps the serving certificate across restarts (kubelet.crt/.key); without it one is issued per start. */
+  certDir?: string;
 }
 
 /** LogQuery is a parsed `/containerLogs` query. */
@@ -63,12 +64,13 @@ export function bearerOk(header: string | undefined, token: string): boolean {
   return !!m && verifyJoinToken(token, m[1]!.trim());
 }
 
-/** startKubeletServer generates a throwaway serving certificate and listens on host:port (0 = any free port). */
+/**
+ * startKubeletServer listens on host:port (0 = any free port) with a self-signed serving certificate (the API server
+ * does not verify it; it authenticates itself with the node token).
+ */
 export async function startKubeletServer(o: KubeletServerOptions): Promise<{ port: number; close(): Promise<void> }> {
-  const ca = await createCa('kubeling-agent-ca', 3650);
-  const isIp = net.isIP(o.host) !== 0;
-  const cert = await issueCert(ca, { cn: `system:node:${o.host}`, days: 3650, server: true, sans: { dns: ['localhost', ...(isIp ? [] : [o.host])], ips: ['127.0.0.1', ...(isIp ? [o.host] : [])] } });
-  const server = https.createServer({ key: cert.keyPem, cert: cert.certPem + ca.certPem });
+  const cert = await ensureServingCert(o.certDir, o.host);
+  const server = https.createServer({ key: cert.keyPem, cert: cert.certPem });
   server.on('request', (req, res) => void handle(o, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(o, req, socket, head));
   server.on('clientError', (_e, socket) => socket.destroy());
@@ -176,36 +178,47 @@ function handleUpgrade(o: KubeletServerOptions, req: IncomingMessage, socket: Du
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const kind = parts[0];
   void (async () => {
-    if ((kind === 'exec' || kind === 'attach') && parts.length === 4) {
-      const t = await resolveTarget(o, parts[1]!, parts[2]!, parts[3]!, false);
-      if ('code' in t) return rejectUpgrade(socket, t.code === 404 ? 400 : t.code, t.message);
-      if (t.info!.state !== 'running') return rejectUpgrade(socket, 400, `container ${parts[3]} is not running (state: ${t.info!.state})`);
-      const id = t.info!.id;
-      handleRemoteCommandUpgrade(req, socket, head, async (opts: RemoteCommandOptions): Promise<ExecStreams> => {
-        const s =
-          kind === 'exec'
-            ? await o.runtime.exec(id, opts.command, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty })
-            : await o.runtime.attach(id, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty });
-        const out: ExecStreams = { stdout: s.stdout, wait: () => s.wait(), cancel: () => s.close() };
-        if (s.stdin) out.stdin = s.stdin;
-        if (s.stderr) out.stderr = s.stderr;
-        if (s.resize) out.resize = (w, h) => void s.resize!(w, h).catch(() => undefined);
-        return out;
-      });
-      return;
+    // loaded on first use: the streaming protocols (and ws) stay out of an agent nobody execs into
+    const { handlePortForwardUpgrade, handleRemoteCommandUpgrade, rejectUpgrade } = await import('./streaming/index.ts');
+    try {
+      await serveUpgrade();
+    } catch (err) {
+      o.log.warn({ err }, 'streaming upgrade failed');
+      rejectUpgrade(socket, 500, (err as Error).message);
     }
-    if (kind === 'portForward' && parts.length === 3) {
-      const t = await resolveTarget(o, parts[1]!, parts[2]!, undefined, false);
-      if ('code' in t) return rejectUpgrade(socket, t.code === 404 ? 400 : t.code, t.message);
-      const ip = o.pods.podIP(t.pod);
-      if (!ip) return rejectUpgrade(socket, 400, `pod ${parts[2]} has no IP address yet`);
-      handlePortForwardUpgrade(req, socket, head, (port) => dial(ip, port), { pod: `${parts[2]}_${parts[1]}`, uid: t.pod.metadata.uid });
-      return;
+
+    async function serveUpgrade(): Promise<void> {
+      if ((kind === 'exec' || kind === 'attach') && parts.length === 4) {
+        const t = await resolveTarget(o, parts[1]!, parts[2]!, parts[3]!, false);
+        if ('code' in t) return rejectUpgrade(socket, t.code === 404 ? 400 : t.code, t.message);
+        if (t.info!.state !== 'running') return rejectUpgrade(socket, 400, `container ${parts[3]} is not running (state: ${t.info!.state})`);
+        const id = t.info!.id;
+        handleRemoteCommandUpgrade(req, socket, head, async (opts: RemoteCommandOptions): Promise<ExecStreams> => {
+          const s =
+            kind === 'exec'
+              ? await o.runtime.exec(id, opts.command, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty })
+              : await o.runtime.attach(id, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty });
+          const out: ExecStreams = { stdout: s.stdout, wait: () => s.wait(), cancel: () => s.close() };
+          if (s.stdin) out.stdin = s.stdin;
+          if (s.stderr) out.stderr = s.stderr;
+          if (s.resize) out.resize = (w, h) => void s.resize!(w, h).catch(() => undefined);
+          return out;
+        });
+        return;
+      }
+      if (kind === 'portForward' && parts.length === 3) {
+        const t = await resolveTarget(o, parts[1]!, parts[2]!, undefined, false);
+        if ('code' in t) return rejectUpgrade(socket, t.code === 404 ? 400 : t.code, t.message);
+        const ip = o.pods.podIP(t.pod);
+        if (!ip) return rejectUpgrade(socket, 400, `pod ${parts[2]} has no IP address yet`);
+        handlePortForwardUpgrade(req, socket, head, (port) => dial(ip, port), { pod: `${parts[2]}_${parts[1]}`, uid: t.pod.metadata.uid });
+        return;
+      }
+      rejectUpgrade(socket, 400, `unknown streaming path ${url.pathname}`);
     }
-    rejectUpgrade(socket, 400, `unknown streaming path ${url.pathname}`);
   })().catch((err) => {
     o.log.warn({ err }, 'streaming upgrade failed');
-    rejectUpgrade(socket, 500, (err as Error).message);
+    socket.destroy();
   });
 }
 

@@ -7,12 +7,12 @@ import type { KubeObject } from '../api/types.ts';
 import { Informer } from '../client/index.ts';
 import type { Client } from '../client/index.ts';
 import { Backoff, formatDuration } from './backoff.ts';
-import { envSources, expandCommand, resolveEnv } from './env.ts';
+import { envSources, expandCommand, needsPodIP, resolveEnv } from './env.ts';
 import type { EnvContext } from './env.ts';
 import { podTarget } from './events.ts';
 import type { EventRecorder } from './events.ts';
 import { ImageManager } from './images.ts';
-import { groupByName, planPod } from './plan.ts';
+import { groupByName, needsSync, planPod } from './plan.ts';
 import type { ContainerHistory, RestartPolicy } from './plan.ts';
 import { PodWorkers } from './podworkers.ts';
 import type { SyncResult, WorkerPhase } from './podworkers.ts';
@@ -85,6 +85,8 @@ export class Kubelet {
   private sub: EventSubscription | undefined;
   private eventsBackoffMs = 500;
   private pauseImage: string | undefined;
+  /** ownStarts are containers this kubelet is starting: their `start` events need no sync. */
+  private readonly ownStarts = new Set<string>();
 
   constructor(o: KubeletOptions) {
     this.o = o;
@@ -103,7 +105,7 @@ export class Kubelet {
   async start(): Promise<void> {
     this.informer.on({
       add: (p) => this.onPod(p),
-      update: (_o, p) => this.onPod(p),
+      update: (o, p) => this.onPod(p, o),
       delete: (p) => {
         const uid = p.metadata.uid!;
         this.pods.delete(uid);
@@ -165,10 +167,10 @@ export class Kubelet {
     this.timers.push(t);
   }
 
-  private onPod(p: KubeObject): void {
+  private onPod(p: KubeObject, old?: KubeObject): void {
     const uid = p.metadata.uid!;
     this.pods.set(uid, p);
-    this.workers.updatePod(uid, 'pod', !!p.metadata.deletionTimestamp);
+    if (needsSync(old, p)) this.workers.updatePod(uid, 'pod', !!p.metadata.deletionTimestamp);
   }
 
   private enqueue(uid: string, u: Update): void {
@@ -210,6 +212,7 @@ export class Kubelet {
     const uid = e.labels[LABELS.podUid];
     if (!uid) return;
     if (!['die', 'start', 'oom', 'destroy', 'kill', 'stop'].includes(e.action)) return;
+    if (e.action === 'start' && this.ownStarts.delete(e.id)) return;
     if (this.pods.has(uid)) this.enqueue(uid, 'event');
     else if (this.synced && !this.gone.has(uid) && e.action !== 'destroy' && !this.workers.phase(uid)) this.workers.updatePod(uid, 'orphan', true);
   }
@@ -319,12 +322,26 @@ export class Kubelet {
     }
     const volumesOk = volumes !== undefined && volumes.failures.length === 0;
 
+    const specOf = (name: string): any => [...initSpecs, ...appSpecs].find((x) => x.name === name)!;
+    const toStart = plan.startInit !== undefined ? [plan.startInit] : plan.start;
+    const pullSecrets = volumesOk && needStart ? await this.pullSecrets(pod) : [];
+    /** early: containers created while their new sandbox starts (first runs whose environment needs no pod IP). */
+    const early = new Map<string, Promise<Created | { error: unknown }>>();
     if (plan.createSandbox && volumesOk) {
       changed = true;
       const image = (this.pauseImage ??= await rt.ensurePauseImage(this.o.sandboxImage));
       const attempt = Math.max(-1, ...all.filter((c) => c.isSandbox).map((c) => c.attempt)) + 1;
+      const earlyNames = toStart.filter((n) => !current.get(n) && !needsPodIP(specOf(n)));
+      const onCreated = (id: string): void => {
+        this.ownStarts.add(id);
+        for (const n of earlyNames) {
+          const made = this.createContainer(pod, specOf(n), undefined, hist.get(n), id, '', volumes!.paths, pullSecrets);
+          early.set(n, made.catch((error: unknown) => ({ error })));
+        }
+      };
       try {
         const sb = await rt.createSandbox({
+          onCreated,
           podUid: uid,
           namespace: pod.metadata.namespace!,
           name: pod.metadata.name!,
@@ -345,6 +362,7 @@ export class Kubelet {
         this.log.warn({ err, pod: podDesc(pod) }, 'cannot create pod sandbox');
         this.o.events.event(podTarget(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         want(5_000);
+        await this.discard(early);
       }
     }
 
@@ -358,31 +376,37 @@ export class Kubelet {
     }
 
     const sandboxReady = sandbox?.state === 'running';
-    const toStart = plan.startInit !== undefined ? [plan.startInit] : plan.start;
     if (sandboxReady && volumesOk && volumes) {
-      const pullSecrets = await this.pullSecrets(pod);
-      for (const name of toStart) {
-        const c = [...initSpecs, ...appSpecs].find((x) => x.name === name)!;
-        const cur = current.get(name);
-        const key = `${uid}/${name}`;
-        if (cur && cur.state === 'exited' && !plan.kill.includes(name)) {
-          const fin = ms(cur.finishedAt) || ms(cur.createdAt);
-          if (this.restartBackoff.inBackOffSince(key, fin, Date.now())) {
-            const delay = this.restartBackoff.current(key);
-            waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${formatDuration(delay)} restarting failed container=${name} pod=${podDesc(pod)}` });
-            this.o.events.event(podTarget(pod, name), 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podDesc(pod)}`);
-            want(this.restartBackoff.remaining(key, fin, Date.now()) + 50);
-            continue;
+      try {
+        for (const name of toStart) {
+          const c = specOf(name);
+          const cur = current.get(name);
+          const key = `${uid}/${name}`;
+          if (cur && cur.state === 'exited' && !plan.kill.includes(name)) {
+            const fin = ms(cur.finishedAt) || ms(cur.createdAt);
+            if (this.restartBackoff.inBackOffSince(key, fin, Date.now())) {
+              const delay = this.restartBackoff.current(key);
+              waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${formatDuration(delay)} restarting failed container=${name} pod=${podDesc(pod)}` });
+              this.o.events.event(podTarget(pod, name), 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podDesc(pod)}`);
+              want(this.restartBackoff.remaining(key, fin, Date.now()) + 50);
+              continue;
+            }
+            this.restartBackoff.next(key, fin, Date.now());
           }
-          this.restartBackoff.next(key, fin, Date.now());
+          const pre = early.get(name);
+          early.delete(name);
+          const made = pre ? await pre : await this.createContainer(pod, c, cur, hist.get(name), sandbox!.id, podIP, volumes.paths, pullSecrets);
+          if ('error' in made) throw made.error;
+          const w = 'id' in made ? await this.runContainer(pod, c, made.id, podIP) : made;
+          changed = true;
+          if (w) {
+            waiting.set(name, w);
+            if (w.retryMs !== undefined) want(w.retryMs);
+          }
+          if (plan.startInit !== undefined) break;
         }
-        const w = await this.startContainer(pod, c, cur, hist.get(name), sandbox!.id, podIP, volumes.paths, pullSecrets);
-        changed = true;
-        if (w) {
-          waiting.set(name, w);
-          if (w.retryMs !== undefined) want(w.retryMs);
-        }
-        if (plan.startInit !== undefined) break;
+      } finally {
+        await this.discard(early);
       }
       if (changed) {
         all = normalize(await rt.listContainers({ podUid: uid }));
@@ -431,8 +455,17 @@ export class Kubelet {
     return requeue === undefined ? {} : { requeueAfterMs: requeue };
   }
 
-  /** startContainer pulls the image, resolves env and mounts, creates and starts one container; returns a waiting reason on failure. */
-  private async startContainer(
+  /** discard removes containers created early for a sandbox that did not come up (or that were not started). */
+  private async discard(early: Map<string, Promise<Created | { error: unknown }>>): Promise<void> {
+    for (const p of early.values()) {
+      const made = await p;
+      if ('id' in made) await this.o.runtime.removeContainer(made.id).catch((err) => this.log.warn({ err }, 'cannot remove an unused container'));
+    }
+    early.clear();
+  }
+
+  /** createContainer pulls the image, resolves env and mounts and creates one container; returns its id or a waiting reason. */
+  private async createContainer(
     pod: KubeObject,
     c: any,
     cur: ContainerInfo | undefined,
@@ -441,7 +474,7 @@ export class Kubelet {
     podIP: string,
     paths: Map<string, { path: string; readOnly: boolean }>,
     pullSecrets: KubeObject[],
-  ): Promise<(Waiting & { retryMs?: number }) | undefined> {
+  ): Promise<Created> {
     const rt = this.o.runtime;
     const target = podTarget(pod, c.name);
     const pulled = await this.images.ensureImage(pod, c, pullSecrets);
@@ -506,6 +539,15 @@ export class Kubelet {
     this.o.events.event(target, 'Normal', 'Created', `Created container ${c.name}`);
     // Keep the newest dead container for `logs --previous`; remove older ones.
     for (const x of [history?.previous, ...(history?.older ?? [])]) if (x && x.id !== id && x.id !== cur?.id) await rt.removeContainer(x.id);
+    return { id };
+  }
+
+  /** runContainer starts a created container and runs its postStart hook; returns a waiting reason on failure. */
+  private async runContainer(pod: KubeObject, c: any, id: string, podIP: string): Promise<(Waiting & { retryMs?: number }) | undefined> {
+    const rt = this.o.runtime;
+    const target = podTarget(pod, c.name);
+    if (this.ownStarts.size > 10_000) this.ownStarts.clear();
+    this.ownStarts.add(id);
     try {
       await rt.startContainer(id);
     } catch (err) {
@@ -610,6 +652,9 @@ export class Kubelet {
     }
   }
 }
+
+/** Created is a created container's id, or why it could not be created. */
+type Created = { id: string } | (Waiting & { retryMs?: number });
 
 /** normalize treats a container Docker could not start (created, with an error) as exited, as the CRI reports it. */
 function normalize(list: ContainerInfo[]): ContainerInfo[] {

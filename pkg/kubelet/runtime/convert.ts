@@ -6,7 +6,7 @@ import type { ContainerInfo, ContainerState, RuntimeErrorCode } from './types.ts
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 /**
- * parseDockerHost turns a --docker-host value into dockerode connection options.
+ * parseDockerHost turns a --docker-host value into Engine connection options.
  * Example: `unix:///run/docker.sock` → { socketPath: '/run/docker.sock' }; `tcp://127.0.0.1:2375` → host and port.
  */
 export function parseDockerHost(host: string): { socketPath: string } | { host: string; port: number; protocol: 'http' } {

@@ -1,10 +1,10 @@
-// docker: the ContainerRuntime over the Docker Engine API (dockerode); the only file that imports dockerode.
+// docker: the ContainerRuntime over the Docker Engine API (through engine.ts; dockerode only for its types).
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import {
   classifyPullError,
   cpuQuota,
@@ -19,6 +19,7 @@ import {
   toContainerInfo,
 } from './convert.ts';
 import type { InspectShape } from './convert.ts';
+import { Engine } from './engine.ts';
 import { demux, demuxBuffer, LineSplitter } from './frames.ts';
 import { busyboxRootfs, pauseRootfs } from './rootfs.ts';
 import { LABELS, RuntimeError, SANDBOX_CONTAINER_NAME } from './types.ts';
@@ -68,29 +69,33 @@ interface DockerError {
 
 const NOOP_LOGGER: RuntimeLogger = { debug() {}, info() {}, warn() {} };
 
-/** DockerRuntime implements ContainerRuntime against one dockerd; each call opens its own connection. */
+/** DockerRuntime implements ContainerRuntime against one dockerd, over a few kept-alive connections. */
 export class DockerRuntime implements ContainerRuntime {
   readonly endpoint: string;
-  readonly #docker: Docker;
+  readonly #docker: Engine;
   readonly #log: RuntimeLogger;
-  /** #exited caches inspections of exited containers: they no longer change (kubeling never restarts one). */
-  readonly #exited = new Map<string, ContainerInfo>();
+  /**
+   * #inspected caches container inspections with the Docker state they were made in. A container's inspection only
+   * changes with its state (kubeling never restarts a container; a new attempt is a new container), so listContainers
+   * reuses one while the list still shows that state; events about the container drop it.
+   */
+  readonly #inspected = new Map<string, { status: string; info: ContainerInfo }>();
   readonly #building = new Map<string, Promise<string>>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const conn = opts.host ? parseDockerHost(opts.host) : { socketPath: opts.socketPath ?? DEFAULT_SOCKET };
     this.endpoint = 'socketPath' in conn ? `unix://${conn.socketPath}` : `tcp://${conn.host}:${conn.port}`;
-    this.#docker = new Docker(conn);
+    this.#docker = new Engine(conn);
     this.#log = opts.logger ?? NOOP_LOGGER;
   }
 
   async version(): Promise<RuntimeVersion> {
-    const v = await this.#call('version', () => this.#docker.version());
+    const v = await this.#call('version', () => this.#docker.json<{ Version: string; ApiVersion: string }>('GET', '/version'));
     return { name: 'docker', version: v.Version, apiVersion: v.ApiVersion };
   }
 
   async info(): Promise<RuntimeInfo> {
-    const i = await this.#call('info', () => this.#docker.info());
+    const i = await this.#call('info', () => this.#docker.json<any>('GET', '/info'));
     return {
       cpus: i.NCPU,
       memoryBytes: i.MemTotal,
@@ -110,7 +115,7 @@ export class DockerRuntime implements ContainerRuntime {
       new RuntimeError(classifyPullError(message), `failed to pull image "${ref}": ${message}`, { cause });
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.pull(image, auth ? { authconfig: auth } : {});
+      stream = await this.#docker.stream('POST', '/images/create', { query: { fromImage: image }, ...(auth ? { headers: { 'X-Registry-Auth': registryAuth(auth) } } : {}) });
     } catch (err) {
       const e = this.#error('pull', err);
       if (e.code === 'Unavailable') throw e;
@@ -139,7 +144,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async imageExists(ref: string): Promise<{ id: string } | undefined> {
     try {
-      const i = await this.#docker.getImage(normalizeImageRef(ref)).inspect();
+      const i = await this.#docker.json<{ Id: string }>('GET', `/images/${normalizeImageRef(ref)}/json`);
       return { id: i.Id };
     } catch (err) {
       const e = this.#error('inspect image', err);
@@ -150,7 +155,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async removeImage(ref: string): Promise<void> {
     try {
-      await this.#docker.getImage(normalizeImageRef(ref)).remove();
+      await this.#docker.json('DELETE', `/images/${normalizeImageRef(ref)}`);
     } catch (err) {
       const e = this.#error('remove image', err);
       if (e.code !== 'NotFound') throw e;
@@ -165,7 +170,7 @@ export class DockerRuntime implements ContainerRuntime {
     const full = normalizeImageRef(ref);
     const at = full.lastIndexOf(':');
     const stream = await this.#call('import image', () =>
-      this.#docker.importImage(rootfs as unknown as NodeJS.ReadableStream, { repo: full.slice(0, at), tag: full.slice(at + 1), changes }),
+      this.#docker.stream('POST', '/images/create', { query: { fromSrc: '-', repo: full.slice(0, at), tag: full.slice(at + 1), changes }, body: rootfs, contentType: 'application/x-tar' }),
     );
     let id = '';
     let failure: string | undefined;
@@ -248,9 +253,10 @@ export class DockerRuntime implements ContainerRuntime {
       create.NetworkingConfig = { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: opts.ip } } } };
     }
     const id = await this.#create(create);
+    opts.onCreated?.(id);
     await this.#startOrRemove(id);
-    const info = (await this.#call('inspect sandbox', () => this.#docker.getContainer(id).inspect())) as unknown as InspectShape;
-    const ip = opts.hostNetwork ? '' : (info.NetworkSettings?.Networks?.[network]?.IPAddress || toContainerInfo(info).ip || '');
+    const info = await this.#call('inspect sandbox', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+    const ip = opts.hostNetwork ? '' : (info.NetworkSettings?.Networks?.[network]?.IPAddress || this.#remember(info).ip || '');
     this.#log.info({ id, pod: `${opts.namespace}/${opts.name}`, ip }, 'started sandbox');
     return { id, ip };
   }
@@ -299,8 +305,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async startContainer(id: string): Promise<void> {
+    this.#inspected.delete(id);
     try {
-      await this.#docker.getContainer(id).start();
+      await this.#docker.json('POST', `/containers/${id}/start`);
     } catch (err) {
       const e = this.#error('start container', err);
       if ((err as DockerError).statusCode === 304) return; // already running
@@ -310,8 +317,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    this.#inspected.delete(id);
     try {
-      await this.#docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(graceSeconds)) });
+      await this.#docker.json('POST', `/containers/${id}/stop`, { query: { t: Math.max(0, Math.ceil(graceSeconds)) } });
     } catch (err) {
       const status = (err as DockerError).statusCode;
       if (status === 304 || status === 404) return;
@@ -320,9 +328,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async removeContainer(id: string): Promise<void> {
-    this.#exited.delete(id);
+    this.#inspected.delete(id);
     try {
-      await this.#docker.getContainer(id).remove({ force: true, v: true });
+      await this.#docker.json('DELETE', `/containers/${id}`, { query: { force: true, v: true } });
     } catch (err) {
       const e = this.#error('remove container', err);
       if (e.code === 'NotFound' || /already in progress/.test(e.message)) return;
@@ -334,12 +342,12 @@ export class DockerRuntime implements ContainerRuntime {
     const label = [`${LABELS.managed}=true`];
     if (filter.podUid) label.push(`${LABELS.podUid}=${filter.podUid}`);
     if (filter.node) label.push(`${LABELS.node}=${filter.node}`);
-    const summaries = await this.#call('list containers', () => this.#docker.listContainers({ all: true, filters: { label } }));
+    const summaries = await this.#call('list containers', () => this.#docker.json<{ Id: string; State: string }[]>('GET', '/containers/json', { query: { all: true, filters: { label } } }));
     const out: ContainerInfo[] = [];
     const pending: string[] = [];
     for (const s of summaries) {
-      const cached = this.#exited.get(s.Id);
-      if (cached && (s.State === 'exited' || s.State === 'dead')) out.push(cached);
+      const cached = this.#inspected.get(s.Id);
+      if (cached && cached.status === s.State && s.State !== 'created') out.push(cached.info);
       else pending.push(s.Id);
     }
     // Inspect a few at a time: one request each, over the same socket dockerd serves everyone on.
@@ -347,21 +355,17 @@ export class DockerRuntime implements ContainerRuntime {
       const batch = await Promise.all(pending.slice(i, i + 8).map((id) => this.inspectContainer(id)));
       for (const info of batch) if (info) out.push(info);
     }
-    if (this.#exited.size > 10_000) this.#exited.clear();
+    if (this.#inspected.size > 10_000) this.#inspected.clear();
     return out.sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
     try {
-      const raw = (await this.#docker.getContainer(id).inspect()) as unknown as InspectShape;
-      const info = toContainerInfo(raw);
-      if (info.state === 'exited') this.#exited.set(info.id, info);
-      else this.#exited.delete(info.id);
-      return info;
+      return this.#remember(await this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
     } catch (err) {
       const e = this.#error('inspect container', err);
       if (e.code === 'NotFound') {
-        this.#exited.delete(id);
+        this.#inspected.delete(id);
         return undefined;
       }
       throw e;
@@ -370,29 +374,28 @@ export class DockerRuntime implements ContainerRuntime {
 
   async exec(id: string, cmd: string[], opts: StreamOptions & { env?: EnvVar[] } = {}): Promise<StreamSession> {
     const tty = opts.tty ?? false;
-    const exec = await this.#call('exec', () =>
-      this.#docker.getContainer(id).exec({
-        Cmd: cmd,
-        AttachStdin: opts.stdin ?? false,
-        AttachStdout: opts.stdout ?? true,
-        AttachStderr: opts.stderr ?? true,
-        Tty: tty,
-        ...(opts.env?.length ? { Env: opts.env.map((e) => `${e.name}=${e.value}`) } : {}),
-      }),
-    );
-    const socket = (await this.#call('exec start', () => exec.start({ hijack: true, stdin: opts.stdin ?? false, Tty: tty }))) as Duplex;
+    const body = {
+      Cmd: cmd,
+      AttachStdin: opts.stdin ?? false,
+      AttachStdout: opts.stdout ?? true,
+      AttachStderr: opts.stderr ?? true,
+      Tty: tty,
+      ...(opts.env?.length ? { Env: opts.env.map((e) => `${e.name}=${e.value}`) } : {}),
+    };
+    const { Id: execId } = await this.#call('exec', () => this.#docker.json<{ Id: string }>('POST', `/containers/${id}/exec`, { body }));
+    const socket = await this.#call('exec start', () => this.#docker.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty } }));
     const wait = async (): Promise<number> => {
       await ended(socket);
       // The stream closes as the process exits; its exit code may take a moment to be recorded. A process that
       // closed its output but lives on (or one whose stream we dropped) is not waited for beyond ~10s.
       for (let i = 0; i < 60; i++) {
-        const st = await this.#call('exec inspect', () => exec.inspect());
+        const st = await this.#call('exec inspect', () => this.#docker.json<{ Running: boolean; ExitCode: number | null }>('GET', `/exec/${execId}/json`));
         if (!st.Running && st.ExitCode !== null) return st.ExitCode;
         await sleep(Math.min(5 * 2 ** i, 200));
       }
       throw new RuntimeError('Timeout', `exec ${JSON.stringify(cmd)} in ${id} still running after its streams closed`);
     };
-    return this.#session(socket, tty, opts.stdin ?? false, wait, (w, h) => exec.resize({ w, h }).then(() => undefined));
+    return this.#session(socket, tty, opts.stdin ?? false, wait, (w, h) => this.#docker.json('POST', `/exec/${execId}/resize`, { query: { h, w } }));
   }
 
   async execSimple(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
@@ -415,23 +418,22 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, opts: LogOptions = {}): Promise<Readable> {
-    const c = this.#docker.getContainer(id);
-    const info = await this.#call('inspect container', () => c.inspect());
-    const base = {
+    const info = await this.#call('inspect container', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+    const query = {
       stdout: true,
       stderr: true,
       timestamps: opts.timestamps ?? false,
-      tail: opts.tail === undefined || opts.tail < 0 ? ('all' as unknown as number) : opts.tail,
+      tail: opts.tail === undefined || opts.tail < 0 ? 'all' : opts.tail,
       ...(opts.since ? { since: opts.since } : {}),
     };
+    const tty = !!info.Config?.Tty;
     if (!opts.follow) {
-      const buf = await this.#call('logs', () => c.logs({ ...base, follow: false }));
-      const data = Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf ?? ''));
-      return Readable.from(info.Config.Tty ? [data] : demuxBuffer(data).map((f) => f.data));
+      const data = await this.#call('logs', () => this.#docker.buffer('GET', `/containers/${id}/logs`, { query: { ...query, follow: false } }));
+      return Readable.from(tty ? [data] : demuxBuffer(data).map((f) => f.data));
     }
-    const stream = (await this.#call('logs', () => c.logs({ ...base, follow: true }))) as Readable;
+    const stream = await this.#call('logs', () => this.#docker.stream('GET', `/containers/${id}/logs`, { query: { ...query, follow: true } }));
     const out = new PassThrough();
-    if (info.Config.Tty) {
+    if (tty) {
       stream.pipe(out);
       out.on('close', () => stream.destroy());
     } else {
@@ -441,17 +443,16 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async attach(id: string, opts: StreamOptions = {}): Promise<StreamSession> {
-    const c = this.#docker.getContainer(id);
-    const info = await this.#call('inspect container', () => c.inspect());
+    const info = await this.#call('inspect container', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
     const stdin = opts.stdin ?? false;
-    const socket = (await this.#call('attach', () =>
-      c.attach({ stream: true, hijack: true, stdin, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true }),
-    )) as unknown as Duplex;
+    const socket = await this.#call('attach', () =>
+      this.#docker.hijack('POST', `/containers/${id}/attach`, { query: { stream: true, stdin, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true } }),
+    );
     const wait = async (): Promise<number> => {
-      const r = (await this.#call('wait', () => c.wait())) as { StatusCode: number };
+      const r = await this.#call('wait', () => this.#docker.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`));
       return r.StatusCode;
     };
-    return this.#session(socket, info.Config.Tty, stdin, wait, (w, h) => c.resize({ w, h }).then(() => undefined));
+    return this.#session(socket, !!info.Config?.Tty, stdin, wait, (w, h) => this.#docker.json('POST', `/containers/${id}/resize`, { query: { h, w } }));
   }
 
   async events(
@@ -460,9 +461,7 @@ export class DockerRuntime implements ContainerRuntime {
   ): Promise<EventSubscription> {
     const label = [`${LABELS.managed}=true`];
     if (opts.node) label.push(`${LABELS.node}=${opts.node}`);
-    const stream = (await this.#call('events', () =>
-      this.#docker.getEvents({ filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) }),
-    )) as Readable;
+    const stream = await this.#call('events', () => this.#docker.stream('GET', '/events', { query: { filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) } }));
     let closedByUs = false;
     let reported = false;
     const report = (err?: Error): void => {
@@ -488,7 +487,7 @@ export class DockerRuntime implements ContainerRuntime {
           timeNano: e.timeNano ?? 0,
         };
         if (attrs.exitCode !== undefined) ev.exitCode = Number(attrs.exitCode);
-        if (ev.action === 'die' || ev.action === 'destroy' || ev.action === 'start') this.#exited.delete(ev.id);
+        this.#inspected.delete(ev.id);
         onEvent(ev);
       }
     });
@@ -501,6 +500,13 @@ export class DockerRuntime implements ContainerRuntime {
         stream.destroy();
       },
     };
+  }
+
+  /** #remember converts an inspection and caches it with the Docker state it was made in. */
+  #remember(raw: InspectShape): ContainerInfo {
+    const info = toContainerInfo(raw);
+    if (raw.State?.Status) this.#inspected.set(info.id, { status: raw.State.Status, info });
+    return info;
   }
 
   #podLabels(uid: string, ns: string, pod: string, node: string, container: string, attempt: number): Record<string, string> {
@@ -518,14 +524,19 @@ export class DockerRuntime implements ContainerRuntime {
   /** #create creates a container; if its name is taken (a leftover), it retries once under a suffixed name. */
   async #create(create: Docker.ContainerCreateOptions): Promise<string> {
     try {
-      return (await this.#docker.createContainer(create)).id;
+      return await this.#createOnce(create);
     } catch (err) {
       const e = this.#error('create container', err);
       if (e.code !== 'Conflict') throw e;
       this.#log.warn({ name: create.name }, 'container name in use; creating under a suffixed name');
       const retry = { ...create, name: `${create.name}_${randomBytes(4).toString('hex')}` };
-      return this.#call('create container', async () => (await this.#docker.createContainer(retry)).id);
+      return this.#call('create container', () => this.#createOnce(retry));
     }
+  }
+
+  async #createOnce(create: Docker.ContainerCreateOptions): Promise<string> {
+    const { name, ...body } = create;
+    return (await this.#docker.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body })).Id;
   }
 
   async #startOrRemove(id: string): Promise<void> {
@@ -577,6 +588,11 @@ export class DockerRuntime implements ContainerRuntime {
     const code = e.statusCode === 404 ? 'NotFound' : e.statusCode === 409 ? 'Conflict' : 'Unknown';
     return new RuntimeError(code, `${what}: ${message}`, { cause: err });
   }
+}
+
+/** registryAuth encodes credentials for the X-Registry-Auth header: URL-safe base64 of the JSON, padded, as dockerd decodes it. */
+export function registryAuth(auth: RegistryAuth): string {
+  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
 /** consumeJsonLines reads a JSON-lines stream to its end, handing each parsed object to `onMessage`. */

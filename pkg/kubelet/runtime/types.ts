@@ -110,6 +110,11 @@ export interface SandboxOptions {
   labels?: Record<string, string>;
   portBindings?: PortBinding[];
   hostNetwork?: boolean;
+  /**
+   * onCreated is told the sandbox's id once it exists, before it starts: the caller may create the pod's containers
+   * (joined to it by id) while it starts. When the start fails, the sandbox is removed and createSandbox rejects.
+   */
+  onCreated?: (id: string) => void;
 }
 
 /** Sandbox is a started sandbox; `ip` is '' for hostNetwork pods (their IP is the node's). */
