@@ -45,7 +45,7 @@ export function agentCommand(): Command {
   agentFlags(cmd, { forServer: false });
   cmd.addOption(flag('--config <file>', 'YAML file whose keys are flag names'));
   cmd.action(async () => {
-    applyConfigFile(cmd);
+    await applyConfigFile(cmd);
     const o = cmd.opts() as AgentFlags;
     const log = createLogger({ level: o.logLevel, name: 'kubeling-agent' });
     let caPem: string;

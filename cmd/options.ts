@@ -2,7 +2,6 @@
 // config file's keys are flag names; the command line wins.
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 
 /** flag makes an Option that also reads KUBELING_<NAME>. */
 export function flag(flags: string, description: string, defaultValue?: unknown): Option {
@@ -20,9 +19,10 @@ export function collect(value: string, previous: string[] = []): string[] {
  * applyConfigFile fills options from `--config FILE` (YAML, keys are flag names such as `data-dir`) wherever the
  * command line and the environment left the default.
  */
-export function applyConfigFile(cmd: Command): void {
+export async function applyConfigFile(cmd: Command): Promise<void> {
   const opts = cmd.opts();
   if (!opts.config) return;
+  const { parse: parseYaml } = await import('yaml'); // only with --config
   const doc = parseYaml(readFileSync(opts.config, 'utf8')) ?? {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const camel = key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());

@@ -36,7 +36,7 @@ export function serverCommand(): Command {
     .addOption(flag('--log-level <level>', 'pino log level', 'info'));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
-    applyConfigFile(cmd);
+    await applyConfigFile(cmd);
     await runServer(cmd.opts() as ServerFlags);
   });
   return cmd;

@@ -1,5 +1,7 @@
-// client: a small Kubernetes REST client over undici with CA pinning, bearer auth and streaming watches.
-import { Agent, request } from 'undici';
+// client: a small Kubernetes REST client over node:https (kept-alive connections) with CA pinning, bearer auth and
+// streaming watches. node:https rather than undici: undici's WebAssembly parser costs ~18 MB resident per agent.
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import type { ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
@@ -33,38 +35,39 @@ export function resourcePath(info: Pick<ResourceInfo, 'group' | 'version' | 'res
 export class Client {
   readonly server: string;
   private readonly token: string;
-  private readonly dispatcher: Agent;
+  private readonly agent: https.Agent;
   private readonly userAgent: string;
 
   constructor(opts: ClientOptions) {
     this.server = opts.server.replace(/\/$/, '');
     this.token = opts.token;
     this.userAgent = opts.userAgent ?? 'kubeling';
-    this.dispatcher = new Agent({
-      connect: { ca: opts.caPem, rejectUnauthorized: !opts.insecure },
-      keepAliveTimeout: 30_000,
-      connections: 32,
-      pipelining: 1,
-    });
+    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32, maxFreeSockets: 8 });
   }
 
   /** request sends one call and parses the JSON answer; non-2xx answers throw ApiError. */
   async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', query?: Record<string, string | number | boolean | undefined>): Promise<T> {
-    const url = this.server + path + queryString(query);
-    const res = await request(url, {
-      method: method as any,
-      dispatcher: this.dispatcher,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        accept: 'application/json',
-        'user-agent': this.userAgent,
-        ...(body !== undefined ? { 'content-type': contentType } : {}),
-      },
-      body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw toApiError(res.statusCode, text);
+    const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const res = await this.send(method, path + queryString(query), { accept: 'application/json', ...(payload !== undefined ? { 'content-type': contentType } : {}) }, payload);
+    const text = await readAll(res);
+    const code = res.statusCode ?? 0;
+    if (code >= 300) throw toApiError(code, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** send issues one request and resolves with the response once its headers arrived. */
+  private send(method: string, pathAndQuery: string, headers: Record<string, string>, payload?: string | Buffer, signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(this.server + pathAndQuery, {
+        method,
+        agent: this.agent,
+        signal,
+        headers: { authorization: `Bearer ${this.token}`, 'user-agent': this.userAgent, ...headers, ...(payload !== undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}) },
+      });
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(payload);
+    });
   }
 
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
@@ -112,23 +115,15 @@ export class Client {
    */
   watch(info: ResourceInfo, namespace: string | undefined, query: Record<string, string | number | boolean | undefined>, onEvent: (ev: WatchEvent) => void): WatchHandle {
     const controller = new AbortController();
-    const url = this.server + resourcePath(info, namespace) + queryString({ ...query, watch: true });
+    const path = resourcePath(info, namespace) + queryString({ ...query, watch: true });
     const done = (async () => {
       try {
-        const res = await request(url, {
-          method: 'GET',
-          dispatcher: this.dispatcher,
-          signal: controller.signal,
-          headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', 'user-agent': this.userAgent },
-          bodyTimeout: 0,
-        });
-        if (res.statusCode >= 300) {
-          const text = await res.body.text();
-          throw toApiError(res.statusCode, text);
-        }
+        const res = await this.send('GET', path, { accept: 'application/json' }, undefined, controller.signal);
+        if ((res.statusCode ?? 0) >= 300) throw toApiError(res.statusCode ?? 0, await readAll(res));
+        res.setEncoding('utf8');
         let buf = '';
-        for await (const chunk of res.body) {
-          buf += chunk.toString('utf8');
+        for await (const chunk of res) {
+          buf += chunk;
           let i: number;
           while ((i = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, i);
@@ -146,19 +141,21 @@ export class Client {
 
   /** stream opens a GET whose body is streamed back raw (pod logs). */
   async stream(path: string, query?: Record<string, string | number | boolean | undefined>): Promise<NodeJS.ReadableStream> {
-    const res = await request(this.server + path + queryString(query), {
-      method: 'GET',
-      dispatcher: this.dispatcher,
-      headers: { authorization: `Bearer ${this.token}`, 'user-agent': this.userAgent },
-      bodyTimeout: 0,
-    });
-    if (res.statusCode >= 300) throw toApiError(res.statusCode, await res.body.text());
-    return res.body;
+    const res = await this.send('GET', path + queryString(query), {});
+    if ((res.statusCode ?? 0) >= 300) throw toApiError(res.statusCode ?? 0, await readAll(res));
+    return res;
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close().catch(() => undefined);
+    this.agent.destroy();
   }
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  return text;
 }
 
 function queryString(q?: Record<string, string | number | boolean | undefined>): string {
