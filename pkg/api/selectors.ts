@@ -2,7 +2,7 @@
 import { errors, fieldErrorText, field } from './errors.ts';
 import type { FieldError } from './errors.ts';
 import type { KubeObject } from './types.ts';
-import type { ResourceInfo } from './resources.ts';
+import { isQualifiedName, isValidLabelValue } from './kinds/meta.ts';
 
 /** LabelOperator is upstream's selection.Operator spelling: `in`, `notin`, `=`, `==`, `!=`, `exists`, `!`, `gt`, `lt`. */
 export type LabelOperator = 'in' | 'notin' | '=' | '==' | '!=' | 'exists' | '!' | 'gt' | 'lt';
@@ -34,64 +34,11 @@ export function selectsNothing(reqs: readonly LabelRequirement[]): boolean {
 // ---------------------------------------------------------------------------------------------
 // Validation texts (k8s.io/apimachinery/pkg/util/validation).
 
-const qualifiedNameFmt = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
-const qualifiedNameRe = new RegExp(`^${qualifiedNameFmt}$`);
-const qualifiedNameErrMsg = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const labelValueFmt = `(${qualifiedNameFmt})?`;
-const labelValueRe = new RegExp(`^${labelValueFmt}$`);
-const labelValueErrMsg = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const dns1123LabelFmt = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-const dns1123SubdomainFmt = `${dns1123LabelFmt}(\\.${dns1123LabelFmt})*`;
-const dns1123SubdomainRe = new RegExp(`^${dns1123SubdomainFmt}$`);
-const dns1123SubdomainErrMsg = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-
-/** regexError is upstream's validation.RegexError, double space after each example included. */
-function regexError(msg: string, fmt: string, ...examples: string[]): string {
-  if (examples.length === 0) return `${msg} (regex used for validation is '${fmt}')`;
-  return `${msg} (e.g. ${examples.map((e) => `'${e}', `).join(' or ')}regex used for validation is '${fmt}')`;
-}
-
-const maxLenError = (n: number) => `must be no more than ${n} characters`;
-
-function dns1123SubdomainErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 253) errs.push(maxLenError(253));
-  if (!dns1123SubdomainRe.test(value)) errs.push(regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, 'example.com'));
-  return errs;
-}
-
 /** labelKeyErrors is upstream's IsQualifiedName: `[prefix/]name`, the texts kubectl users see. Empty = valid. */
-export function labelKeyErrors(value: string): string[] {
-  const errs: string[] = [];
-  const parts = value.split('/');
-  let name: string;
-  if (parts.length === 1) {
-    name = parts[0];
-  } else if (parts.length === 2) {
-    const prefix = parts[0];
-    name = parts[1];
-    if (prefix.length === 0) errs.push('prefix part must be non-empty');
-    else errs.push(...dns1123SubdomainErrors(prefix).map((m) => 'prefix part ' + m));
-  } else {
-    return [
-      'a qualified name ' +
-        regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc') +
-        " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-    ];
-  }
-  if (name.length === 0) errs.push('name part must be non-empty');
-  else if (name.length > 63) errs.push('name part ' + maxLenError(63));
-  if (!qualifiedNameRe.test(name)) errs.push('name part ' + regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc'));
-  return errs;
-}
+export const labelKeyErrors = isQualifiedName;
 
 /** labelValueErrors is upstream's IsValidLabelValue. Empty = valid. */
-export function labelValueErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push(maxLenError(63));
-  if (!labelValueRe.test(value)) errs.push(regexError(labelValueErrMsg, labelValueFmt, 'MyValue', 'my_value', '12345'));
-  return errs;
-}
+export const labelValueErrors = isValidLabelValue;
 
 /** aggregate joins error texts as Go's utilerrors aggregate prints them: one bare, several in `[a, b]`, duplicates once. */
 function aggregate(msgs: string[]): string {
@@ -524,110 +471,4 @@ export function checkFieldSelector(reqs: readonly FieldRequirement[], supported:
       isDefault ? `${JSON.stringify(r.field)} is not a known field selector: only "metadata.name", "metadata.namespace"` : `field label not supported: ${r.field}`,
     );
   }
-}
-
-/** FIELD_LABELS lists, per storeKey, the fields beyond metadata.* each resource can be selected on (upstream's conversion funcs). */
-const FIELD_LABELS: Record<string, string[]> = {
-  pods: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
-  events: [
-    'involvedObject.kind',
-    'involvedObject.namespace',
-    'involvedObject.name',
-    'involvedObject.uid',
-    'involvedObject.apiVersion',
-    'involvedObject.resourceVersion',
-    'involvedObject.fieldPath',
-    'reason',
-    'reportingComponent',
-    'source',
-    'type',
-  ],
-  namespaces: ['status.phase'],
-  nodes: ['spec.unschedulable'],
-  secrets: ['type'],
-  services: ['spec.clusterIP', 'spec.type'],
-  replicationcontrollers: ['status.replicas'],
-  'apps/replicasets': ['status.replicas'],
-  'batch/jobs': ['status.successful'],
-};
-
-function keyOf(info: Pick<ResourceInfo, 'group' | 'resource'>): string {
-  return info.group ? `${info.group}/${info.resource}` : info.resource;
-}
-
-/** supportedFieldSelectors is the set of fields a resource can be selected on. Namespaces and nodes have no metadata.namespace. */
-export function supportedFieldSelectors(info: Pick<ResourceInfo, 'group' | 'resource'>): Set<string> {
-  const key = keyOf(info);
-  const base = key === 'namespaces' || key === 'nodes' ? ['metadata.name'] : ['metadata.name', 'metadata.namespace'];
-  return new Set([...base, ...(FIELD_LABELS[key] ?? [])]);
-}
-
-/**
- * checkFieldSelectorFor validates reqs for a resource and returns them with upstream's aliases applied
- * (pods: `spec.host` → `spec.nodeName`).
- */
-export function checkFieldSelectorFor(info: Pick<ResourceInfo, 'group' | 'resource'>, reqs: readonly FieldRequirement[]): FieldRequirement[] {
-  const out = reqs.map((r) => (keyOf(info) === 'pods' && r.field === 'spec.host' ? { ...r, field: 'spec.nodeName' } : r));
-  checkFieldSelector(out, supportedFieldSelectors(info));
-  return out;
-}
-
-/** fieldSetOf computes the selectable field values of an object (upstream's GetAttrs/ToSelectableFields). */
-export function fieldSetOf(info: Pick<ResourceInfo, 'group' | 'resource'>, obj: KubeObject): Record<string, string> {
-  const f: Record<string, string> = { 'metadata.name': obj.metadata.name ?? '' };
-  if (obj.metadata.namespace !== undefined) f['metadata.namespace'] = obj.metadata.namespace;
-  const spec = obj.spec ?? {};
-  const status = obj.status ?? {};
-  switch (keyOf(info)) {
-    case 'pods':
-      Object.assign(f, {
-        'spec.nodeName': spec.nodeName ?? '',
-        'spec.restartPolicy': spec.restartPolicy ?? '',
-        'spec.schedulerName': spec.schedulerName ?? '',
-        'spec.serviceAccountName': spec.serviceAccountName ?? '',
-        'spec.hostNetwork': String(spec.hostNetwork === true),
-        'status.phase': status.phase ?? '',
-        'status.podIP': status.podIPs?.[0]?.ip ?? status.podIP ?? '',
-        'status.nominatedNodeName': status.nominatedNodeName ?? '',
-      });
-      break;
-    case 'events': {
-      const io = obj.involvedObject ?? {};
-      Object.assign(f, {
-        'involvedObject.kind': io.kind ?? '',
-        'involvedObject.namespace': io.namespace ?? '',
-        'involvedObject.name': io.name ?? '',
-        'involvedObject.uid': io.uid ?? '',
-        'involvedObject.apiVersion': io.apiVersion ?? '',
-        'involvedObject.resourceVersion': io.resourceVersion ?? '',
-        'involvedObject.fieldPath': io.fieldPath ?? '',
-        reason: obj.reason ?? '',
-        reportingComponent: obj.reportingComponent ?? '',
-        source: obj.source?.component || obj.reportingComponent || '',
-        type: obj.type ?? '',
-      });
-      break;
-    }
-    case 'namespaces':
-      f['status.phase'] = status.phase ?? '';
-      break;
-    case 'nodes':
-      f['spec.unschedulable'] = String(spec.unschedulable === true);
-      break;
-    case 'secrets':
-      f.type = obj.type ?? '';
-      break;
-    case 'services':
-      f['spec.clusterIP'] = spec.clusterIP ?? '';
-      f['spec.type'] = spec.type ?? '';
-      break;
-    case 'replicationcontrollers':
-    case 'apps/replicasets':
-      f['status.replicas'] = String(status.replicas ?? 0);
-      break;
-    case 'batch/jobs':
-      f['status.successful'] = String(status.succeeded ?? 0);
-      break;
-  }
-  return f;
 }

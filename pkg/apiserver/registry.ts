@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { applyDefaults, validate, fieldsOf, isSpecChange } from '../api/kinds/index.ts';
-import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
+import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf } from '../api/kinds/index.ts';
+import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
 import { ServiceAllocator } from './allocators.ts';
@@ -140,12 +140,7 @@ export class Registry {
   parseSelection(info: ResourceInfo, q: { labelSelector?: string; fieldSelector?: string }): Selection {
     const labels = q.labelSelector ? parseLabelSelector(q.labelSelector) : [];
     const fields = q.fieldSelector ? parseFieldSelector(q.fieldSelector) : [];
-    if (fields.length) {
-      const supported = new Set(Object.keys(fieldsOf(info, { metadata: {} })));
-      for (const f of fields) {
-        if (!supported.has(f.field)) throw errors.badRequest(`field label not supported: ${f.field}`);
-      }
-    }
+    if (fields.length) checkFieldSelector(fields, new Set(Object.keys(fieldsOf(info, { metadata: {} }))));
     return { labels, fields };
   }
 
@@ -282,7 +277,7 @@ export class Registry {
   private prepareForCreate(info: ResourceInfo, obj: KubeObject): void {
     switch (info.kind) {
       case 'Pod':
-        obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
+        obj.status = { phase: 'Pending', qosClass: qosClassOf(obj) };
         break;
       case 'Namespace':
         obj.status = { phase: 'Active' };
@@ -496,7 +491,7 @@ export class Registry {
         throw errors.forbidden(`${info.kind} "${om.name}" is forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`);
       }
     }
-    applyDefaults(info, next);
+    applyDefaults(info, next, old);
     return this.validated(info, old, next);
   }
 
@@ -511,7 +506,7 @@ export class Registry {
     let selector = '';
     if (sel) {
       if (info.kind === 'ReplicationController') selector = Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',');
-      else selector = selectorString(sel);
+      else selector = selectorToString(sel);
     }
     return {
       kind: 'Scale',
@@ -798,32 +793,3 @@ function mapContinueError(e: unknown): never {
   throw e;
 }
 
-/** qosClass is upstream's GetPodQOS: Guaranteed, Burstable or BestEffort. */
-export function qosClass(pod: KubeObject): string {
-  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
-  let any = false;
-  let guaranteed = true;
-  for (const c of containers) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
-    if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ['cpu', 'memory']) {
-      if (lim[r] === undefined) guaranteed = false;
-      else if (req[r] !== undefined && String(req[r]) !== String(lim[r])) guaranteed = false;
-    }
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
-
-function selectorString(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) parts.push(`${k}=${v}`);
-  for (const e of sel.matchExpressions ?? []) {
-    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.sort().join(',');
-}
