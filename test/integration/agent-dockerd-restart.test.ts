@@ -1,7 +1,7 @@
 // agent-dockerd-restart: a real dockerd of the test's own (own network namespace, data root and socket) is
 // restarted under a running agent; the agent reconnects and brings the pod back, and the node is Ready again.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,9 @@ afterAll(async () => {
   await c?.cleanup().catch(() => undefined);
   await stopDockerd();
   spawnSync('ip', ['netns', 'delete', NETNS]);
+  // dockerd leaves the overlay mounts of containers it stopped; take them down before removing the data root
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(dir + '/'));
+  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 // api-compat: the kubectl compatibility matrix — bundled kubectl 1.27/1.29/1.31/1.32/1.33 run directly and Debian's 1.20.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT, startServer, kubectl, versionedKubectl, type RunningServer } from '../helpers/server.ts';
@@ -18,6 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
   await srv?.cleanup();
 });
 

@@ -1,6 +1,6 @@
 // api-kubectl: the real kubectl against a real `kubeling server` (SQLite on a temp dir) — every command users type.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync, mkdtempSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, existsSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startServer, kubectl, kubectlSpawn, type RunningServer } from '../helpers/server.ts';
@@ -52,6 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
   await srv?.cleanup();
 });
 

@@ -1,6 +1,6 @@
 // api-semantics: the API machinery's object semantics (metadata, generation, subresources, deletion, dry-run, validation, paging, allocation) via raw HTTPS and kubectl.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startServer, kubectl, type RunningServer } from '../helpers/server.ts';
@@ -41,6 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
   await api?.close();
   await srv?.cleanup();
 });
