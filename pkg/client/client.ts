@@ -1,6 +1,7 @@
 // client: a small Kubernetes REST client over node:https (kept-alive connections) with CA pinning, bearer auth and
 // streaming watches. node:https rather than undici: undici's WebAssembly parser costs ~18 MB resident per agent.
-import https from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
+import { https } from '../util/nodehttp.ts';
 import type { IncomingMessage } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import type { ResourceInfo } from '../api/resources.ts';
@@ -35,7 +36,7 @@ export function resourcePath(info: Pick<ResourceInfo, 'group' | 'version' | 'res
 export class Client {
   readonly server: string;
   private readonly token: string;
-  private readonly agent: https.Agent;
+  private readonly agent: HttpsAgent;
   private readonly userAgent: string;
 
   constructor(opts: ClientOptions) {

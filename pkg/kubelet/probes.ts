@@ -1,6 +1,5 @@
 // probes: runs liveness, readiness and startup probes (httpGet, tcpSocket, exec) per running container.
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../util/nodehttp.ts';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/types.ts';

@@ -1,5 +1,5 @@
 // server: the agent's authenticated HTTPS endpoint — container logs, exec, attach, port-forward and /healthz.
-import https from 'node:https';
+import { https } from '../util/nodehttp.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';

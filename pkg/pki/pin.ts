@@ -1,6 +1,6 @@
 // pin: the agent's trust bootstrap — fetch the server's CA from /cacerts unverified, then pin it by the token's hash.
 import { X509Certificate, createHash } from 'node:crypto';
-import { request } from 'node:https';
+import { https } from '../util/nodehttp.ts';
 import type { TLSSocket } from 'node:tls';
 import { caHashOf } from './tokens.ts';
 
@@ -14,7 +14,7 @@ interface Fetched {
 
 function fetchUnverified(url: URL, timeoutMs: number): Promise<Fetched> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
+    const req = https.request(url, { method: 'GET', rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
       const peer = (res.socket as TLSSocket).getPeerX509Certificate?.();
       const chunks: Buffer[] = [];
       let size = 0;

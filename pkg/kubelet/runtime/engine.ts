@@ -1,6 +1,7 @@
 // engine: a small Docker Engine API client over node:http (unix socket or TCP) with kept-alive connections — what
 // DockerRuntime needs of dockerode, without its gRPC, protobuf and SSH modules (~30 MB resident in the agent).
-import http from 'node:http';
+import type { ClientRequest as HttpClientRequest } from 'node:http';
+import { http } from '../../util/nodehttp.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -108,14 +109,14 @@ export class Engine {
     this.#agent.destroy();
   }
 
-  #request(method: string, path: string, req: EngineRequest): http.ClientRequest {
+  #request(method: string, path: string, req: EngineRequest): HttpClientRequest {
     const headers: Record<string, string | number> = { ...req.headers };
     if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
     const where = 'socketPath' in this.#conn ? { socketPath: this.#conn.socketPath } : { host: this.#conn.host, port: this.#conn.port };
     return http.request({ ...where, method, path: path + queryString(req.query), headers, agent: this.#agent });
   }
 
-  #send(r: http.ClientRequest, req: EngineRequest): void {
+  #send(r: HttpClientRequest, req: EngineRequest): void {
     if (req.body === undefined) return void r.end();
     const data = Buffer.isBuffer(req.body) ? req.body : Buffer.from(JSON.stringify(req.body));
     r.setHeader('Content-Length', data.length);
