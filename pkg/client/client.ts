@@ -43,7 +43,7 @@ export class Client {
     this.server = opts.server.replace(/\/$/, '');
     this.token = opts.token;
     this.userAgent = opts.userAgent ?? 'kubeling';
-    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32, maxFreeSockets: 8 });
+    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 16, maxFreeSockets: 4 });
   }
 
   /** request sends one call and parses the JSON answer; non-2xx answers throw ApiError. */
