@@ -9,6 +9,7 @@ import { VERSION } from '../api/version.ts';
 import type { KubeObject } from '../api/types.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import { tableFor } from '../api/tables.ts';
+import { applyJsonPatch, applyMergePatch } from '../api/patch.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
 import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
@@ -174,9 +175,6 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     }
 
     if (!name) {
-      if (info.namespaced === false || ns !== undefined || method === 'GET') {
-        // collection
-      }
       if (method === 'GET') {
         if (q.get('watch') === 'true' || q.get('watch') === '1') return serveWatch(req, reply, info, ns, q, shape);
         const limit = q.get('limit') ? Number(q.get('limit')) : undefined;
@@ -461,14 +459,11 @@ function patchType(contentType: string | undefined): PatchType {
 
 function patchScale(cur: KubeObject, type: PatchType, p: unknown): KubeObject {
   // Scale has no strategic metadata; strategic and merge behave alike here.
-  const { applyJsonPatch, applyMergePatch } = patchFns;
   if (type === 'json') return applyJsonPatch(cur, p);
   if (type === 'apply') throw errors.unsupportedMediaType('application/apply-patch+yaml');
   return applyMergePatch(cur, p);
 }
 
-import { applyJsonPatch, applyMergePatch } from '../api/patch.ts';
-const patchFns = { applyJsonPatch, applyMergePatch };
 
 function deleteOptions(req: FastifyRequest, q: URLSearchParams): DeleteOptions {
   let b: any = {};

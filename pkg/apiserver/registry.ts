@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
-import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
+import { RESOURCES, apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
@@ -341,17 +341,16 @@ export class Registry {
     let attemptWarnings: string[] = [];
     const object = await this.guaranteedUpdate(info, namespace, name, opts, subresource, undefined, (cur) => {
       attemptWarnings = [];
-      const base = subresource === 'scale' ? cur : cur;
       let next: KubeObject;
       switch (type) {
         case 'json':
-          next = applyJsonPatch(base, patchBody);
+          next = applyJsonPatch(cur, patchBody);
           break;
         case 'merge':
-          next = applyMergePatch(base, patchBody);
+          next = applyMergePatch(cur, patchBody);
           break;
         case 'strategic':
-          next = applyStrategicMergePatch(base, patchBody, { group: info.group, kind: info.kind });
+          next = applyStrategicMergePatch(cur, patchBody, { group: info.group, kind: info.kind });
           break;
         case 'apply': {
           const applied = clone(patchBody as KubeObject);
@@ -518,7 +517,6 @@ export class Registry {
   }
 
   async updateScale(info: ResourceInfo, namespace: string | undefined, name: string, mutateScale: (scale: KubeObject) => KubeObject, opts: WriteOptions): Promise<KubeObject> {
-    let precondition: number | undefined;
     const saved = await this.guaranteedUpdate(info, namespace, name, opts, undefined, undefined, (cur) => {
       const scale = mutateScale(this.toScale(info, cur));
       if (!scale || typeof scale !== 'object') throw errors.badRequest('invalid Scale');
@@ -529,11 +527,9 @@ export class Registry {
       }
       const rv = scale.metadata?.resourceVersion;
       if (rv && rv !== cur.metadata.resourceVersion) throw errors.conflict(gr(info), name);
-      precondition = undefined;
       cur.spec = { ...(cur.spec ?? {}), replicas };
       return cur;
     });
-    void precondition;
     return this.toScale(info, saved);
   }
 
@@ -656,7 +652,7 @@ export class Registry {
       for (let round = 0; ; round++) {
         try {
           let remaining = 0;
-          for (const info of RESOURCES_NAMESPACED()) {
+          for (const info of namespacedInDeletionOrder()) {
             const { items } = await this.list(info, name, {});
             remaining += items.length;
             for (const item of items) {
@@ -667,7 +663,6 @@ export class Registry {
             }
           }
           if (remaining === 0) {
-            const nsInfo = lookupKind('v1', 'Namespace')!;
             const cur = await this.store.get('namespaces', '', name);
             if (!cur) break;
             const next = clone(cur);
@@ -677,7 +672,6 @@ export class Registry {
               await this.store.update('namespaces', next, Number(cur.metadata.resourceVersion)).catch(() => undefined);
             } else {
               await this.store.delete('namespaces', '', name, Number(cur.metadata.resourceVersion)).catch(() => undefined);
-              void nsInfo;
               break;
             }
           }
@@ -737,13 +731,12 @@ export class Registry {
   }
 }
 
-function RESOURCES_NAMESPACED(): ResourceInfo[] {
+function namespacedInDeletionOrder(): ResourceInfo[] {
   // Pods last but workloads first, so controllers do not recreate what is being removed.
   const order = (i: ResourceInfo) => (i.kind === 'Pod' ? 2 : i.kind === 'Event' ? 3 : i.group === 'apps' || i.group === 'batch' ? 0 : 1);
   return namespacedResources.slice().sort((a, b) => order(a) - order(b));
 }
 
-import { RESOURCES } from '../api/resources.ts';
 const namespacedResources = RESOURCES.filter((r) => r.namespaced);
 
 function randomSuffix(): string {
