@@ -155,7 +155,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const shape = responseShape(accept);
     const wopts: WriteOptions = {
       dryRun: q.getAll('dryRun').includes('All'),
-      fieldManager: q.get('fieldManager') ?? undefined,
+      fieldManager: q.get('fieldManager') ?? managerFromUserAgent(req.headers['user-agent']),
       fieldValidation: parseFieldValidation(q.get('fieldValidation')),
       warnings: [],
     };
@@ -428,6 +428,12 @@ function listMeta(rv: string, cont?: string, remaining?: number): Record<string,
   if (cont) m.continue = cont;
   if (cont && remaining !== undefined) m.remainingItemCount = remaining;
   return m;
+}
+
+/** managerFromUserAgent is upstream's default field manager: the User-Agent up to its first '/', at most 128 chars. */
+function managerFromUserAgent(ua: string | undefined): string | undefined {
+  const prefix = (ua ?? '').split('/')[0].slice(0, 128);
+  return prefix || undefined;
 }
 
 function includeObject(q: URLSearchParams): 'None' | 'Metadata' | 'Object' {

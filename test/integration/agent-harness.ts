@@ -123,3 +123,6 @@ export function cstatus(p: KubeObject, name: string): any {
 }
 
 export { LABELS };
+
+/** idOf is the Docker id of a pod container, from its status's `docker://…` containerID. */
+export const idOf = (p: any, name: string): string => cstatus(p, name).containerID.slice('docker://'.length);

@@ -1,7 +1,7 @@
 // agent-lifecycle: graceful deletion, preStop, adoption across agent restarts, orphans, image pull failures — real dockerd + API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../pkg/api/errors.ts';
-import { cstatus, LABELS, pod, pods, startCluster } from './agent-harness.ts';
+import { cstatus, idOf, LABELS, pod, pods, startCluster } from './agent-harness.ts';
 import type { Cluster } from './agent-harness.ts';
 
 const NODE = 'agent-lifecycle-node';
@@ -14,7 +14,6 @@ afterAll(async () => {
   await c?.cleanup();
 });
 
-const idOf = (p: any, name: string): string => cstatus(p, name).containerID.slice('docker://'.length);
 
 async function waitGone(name: string, timeoutMs = 30_000): Promise<number> {
   const t0 = Date.now();

@@ -1,6 +1,6 @@
 // agent-restarts: restart policies, CrashLoopBackOff, init containers, liveness and readiness probes — real dockerd + API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cstatus, pod, pods, startCluster } from './agent-harness.ts';
+import { cstatus, idOf, pod, pods, startCluster } from './agent-harness.ts';
 import type { Cluster } from './agent-harness.ts';
 
 const NODE = 'agent-restarts-node';
@@ -13,7 +13,6 @@ afterAll(async () => {
   await c?.cleanup();
 });
 
-const idOf = (p: any, name: string): string => cstatus(p, name).containerID.slice('docker://'.length);
 
 describe('restarts', () => {
   it('restarts a container killed behind its back (docker kill), keeping lastState and restartCount', async () => {

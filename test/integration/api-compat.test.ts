@@ -1,4 +1,5 @@
 // api-compat: the kubectl compatibility matrix — bundled kubectl 1.27/1.29/1.31/1.32/1.33 run directly and Debian's 1.20.
+import { webApp } from '../helpers/manifests.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -22,37 +23,7 @@ afterAll(async () => {
   await srv?.cleanup();
 });
 
-const app = (ns: string, image: string, replicas: number) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: ${ns}
-  labels: {app: web}
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: c
-        image: ${image}
-        ports:
-        - containerPort: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: ${ns}
-spec:
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 80
-`;
+const app = (ns: string, image: string, replicas: number) => webApp({ namespace: ns, image, replicas });
 
 async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;

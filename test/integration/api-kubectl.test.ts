@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync, mkdtempSync, existsSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { webApp } from '../helpers/manifests.ts';
 import { startServer, kubectl, kubectlSpawn, type RunningServer } from '../helpers/server.ts';
 
 let srv: RunningServer;
@@ -14,37 +15,7 @@ const file = (name: string, text: string) => {
   return p;
 };
 
-const deployYaml = (image: string, replicas = 2, extra = '') => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {app: web}
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: c
-        image: ${image}
-        ports:
-        - containerPort: 80
-${extra}---
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports:
-  - port: 80
-    targetPort: 80
-    nodePort: 31515
-`;
+const deployYaml = (image: string, replicas = 2, extra = '') => webApp({ image, replicas, extra, nodePort: 31515 });
 
 beforeAll(async () => {
   srv = await startServer();
