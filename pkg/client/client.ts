@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import type { ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
+import type { ApiClient, DeleteOptions, ListQuery, ListResult, PatchKind, WatchHandle, WatchQuery, WriteQuery } from './interface.ts';
 
 export interface ClientOptions {
   server: string; // https://host:port
@@ -14,13 +15,11 @@ export interface ClientOptions {
   /** skip TLS verification (tests only) */
   insecure?: boolean;
   userAgent?: string;
+  /** maxSockets bounds open connections (default 16); a client holding many watches (hollow nodes) needs one per watch */
+  maxSockets?: number;
 }
 
-export interface WatchHandle {
-  stop(): void;
-  /** resolves when the stream ends (server closed it, error, or stop) */
-  done: Promise<void>;
-}
+export type { WatchHandle } from './interface.ts';
 
 /** resourcePath builds `/apis/apps/v1/namespaces/ns/deployments/name/status`. */
 export function resourcePath(info: Pick<ResourceInfo, 'group' | 'version' | 'resource' | 'namespaced'>, namespace?: string, name?: string, sub?: string): string {
@@ -33,7 +32,7 @@ export function resourcePath(info: Pick<ResourceInfo, 'group' | 'version' | 'res
 }
 
 /** Client speaks JSON to the API server; errors come back as ApiError carrying the server's Status. */
-export class Client {
+export class Client implements ApiClient {
   readonly server: string;
   private readonly token: string;
   private readonly agent: HttpsAgent;
@@ -43,7 +42,7 @@ export class Client {
     this.server = opts.server.replace(/\/$/, '');
     this.token = opts.token;
     this.userAgent = opts.userAgent ?? 'kubeling';
-    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 16, maxFreeSockets: 4 });
+    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: opts.maxSockets ?? 16, maxFreeSockets: 4 });
   }
 
   /** request sends one call and parses the JSON answer; non-2xx answers throw ApiError. */
@@ -85,11 +84,11 @@ export class Client {
     }
   }
 
-  list(info: ResourceInfo, namespace?: string, query?: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }): Promise<{ metadata: { resourceVersion: string; continue?: string }; items: KubeObject[] }> {
-    return this.request('GET', resourcePath(info, namespace), undefined, undefined, query);
+  list(info: ResourceInfo, namespace?: string, query?: ListQuery): Promise<ListResult> {
+    return this.request('GET', resourcePath(info, namespace), undefined, undefined, query as Record<string, string | number | undefined>);
   }
 
-  create(info: ResourceInfo, namespace: string | undefined, obj: KubeObject, query?: Record<string, string>): Promise<KubeObject> {
+  create(info: ResourceInfo, namespace: string | undefined, obj: KubeObject, query?: WriteQuery): Promise<KubeObject> {
     return this.request('POST', resourcePath(info, namespace), obj, 'application/json', query);
   }
 
@@ -101,20 +100,31 @@ export class Client {
     return this.update(info, obj, 'status');
   }
 
-  patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: 'merge' | 'strategic' | 'json' = 'merge', sub?: string): Promise<KubeObject> {
+  patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', sub?: string): Promise<KubeObject> {
     const ct = type === 'merge' ? 'application/merge-patch+json' : type === 'strategic' ? 'application/strategic-merge-patch+json' : 'application/json-patch+json';
     return this.request('PATCH', resourcePath(info, namespace, name, sub), patch, ct);
   }
 
-  delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number; propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<KubeObject | Status> {
-    return this.request('DELETE', resourcePath(info, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', ...opts });
+  delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject | Status> {
+    const { dryRun, ...rest } = opts;
+    return this.request('DELETE', resourcePath(info, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) });
+  }
+
+  async bind(namespace: string, name: string, nodeName: string, uid?: string): Promise<void> {
+    const body = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } };
+    await this.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/binding`, body);
+  }
+
+  async evict(namespace: string, name: string, opts: DeleteOptions = {}): Promise<void> {
+    const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { kind: 'DeleteOptions', apiVersion: 'v1', ...opts, dryRun: opts.dryRun ? ['All'] : undefined } };
+    await this.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/eviction`, body);
   }
 
   /**
    * watch streams events to `onEvent` until the server closes the stream or stop() is called. Events are
    * delivered in order; an ERROR event (e.g. 410 Expired) is delivered like the others.
    */
-  watch(info: ResourceInfo, namespace: string | undefined, query: Record<string, string | number | boolean | undefined>, onEvent: (ev: WatchEvent) => void): WatchHandle {
+  watch(info: ResourceInfo, namespace: string | undefined, query: WatchQuery, onEvent: (ev: WatchEvent) => void): WatchHandle {
     const controller = new AbortController();
     const path = resourcePath(info, namespace) + queryString({ ...query, watch: true });
     const done = (async () => {

@@ -53,7 +53,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const runtime = cfg.runtime ?? new DockerRuntime({ ...(cfg.dockerHost ? { host: cfg.dockerHost } : {}), logger: log.child({ component: 'runtime' }) });
-  const events = new EventRecorder(client, cfg.nodeName, log.child({ component: 'events' }));
+  const events = new EventRecorder(client, { component: 'kubelet', host: cfg.nodeName }, log.child({ component: 'events' }));
   let kubelet: Kubelet | undefined;
   const server = await startKubeletServer({
     host: cfg.nodeIp,
