@@ -30,3 +30,28 @@ export async function applyConfigFile(cmd: Command): Promise<void> {
     if (source === undefined || source === 'default') cmd.setOptionValueWithSource(camel, value, 'config');
   }
 }
+
+/** parseDuration reads a Go-style duration ("40s", "5m", "1h30m", "500ms") into milliseconds; a bare number is seconds. */
+export function parseDuration(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = v.trim();
+  if (!rest) throw new Error(`invalid duration "${v}"`);
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (!m) throw new Error(`invalid duration "${v}" (use e.g. 40s, 5m, 1h)`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+/** parseBool reads "true"/"false" flag values (upstream's --leader-elect=false); a bare flag is true. */
+export function parseBool(v: string | boolean | undefined): boolean {
+  if (v === undefined || v === true || v === '') return true;
+  if (v === false) return false;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new Error(`invalid boolean "${v}"`);
+}

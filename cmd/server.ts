@@ -1,13 +1,15 @@
 // server: `kubeling server` — the master (API server over SQLite) plus, unless --disable-agent, its own node agent.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import type { Logger } from 'pino';
 import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
 import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
 import { parseJoinToken } from '../pkg/pki/tokens.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
-import { applyConfigFile, collect, flag } from './options.ts';
+import { applyConfigFile, collect, flag, parseBool, parseDuration } from './options.ts';
 import { agentFlags, startAgent, type AgentFlags } from './agent.ts';
 
 export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFile'> {
@@ -20,6 +22,15 @@ export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFi
   writeKubeconfig?: string;
   disableAgent: boolean;
   logLevel: string;
+  leaderElect?: boolean;
+  disableScheduler?: boolean;
+  disableControllerManager?: boolean;
+  nodeMonitorGracePeriod?: number;
+  clusterCidr?: string;
+  nodeCidrMaskSize?: number;
+  eventTtl?: number;
+  defaultNotReadyTolerationSeconds?: number;
+  defaultUnreachableTolerationSeconds?: number;
 }
 
 export function serverCommand(): Command {
@@ -33,7 +44,16 @@ export function serverCommand(): Command {
     .addOption(flag('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)').argParser(collect).default([]))
     .addOption(flag('--write-kubeconfig <file>', 'where to write the admin kubeconfig (default DATA_DIR/kubeconfig.yaml)'))
     .addOption(flag('--disable-agent', 'run only the control plane, no node agent', false))
-    .addOption(flag('--log-level <level>', 'pino log level', 'info'));
+    .addOption(flag('--log-level <level>', 'pino log level', 'info'))
+    .addOption(flag('--leader-elect [bool]', 'scheduler and controllers take a coordination.k8s.io Lease first, so one master runs them', true).argParser(parseBool))
+    .addOption(flag('--disable-scheduler', 'do not run the scheduler', false))
+    .addOption(flag('--disable-controller-manager', 'do not run the controllers', false))
+    .addOption(flag('--node-monitor-grace-period <duration>', 'a node whose lease is older is marked NotReady/Unknown', '20s').argParser(parseDuration))
+    .addOption(flag('--cluster-cidr <cidr>', 'pod addresses; each node gets a subnet of it in spec.podCIDR', '10.42.0.0/16'))
+    .addOption(flag('--node-cidr-mask-size <bits>', 'size of each node\'s pod subnet', 24).argParser(Number))
+    .addOption(flag('--event-ttl <duration>', 'how long events are kept', '1h').argParser(parseDuration))
+    .addOption(flag('--default-not-ready-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/not-ready:NoExecute', 30).argParser(Number))
+    .addOption(flag('--default-unreachable-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/unreachable:NoExecute', 30).argParser(Number));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
     await applyConfigFile(cmd);
@@ -85,6 +105,8 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   await writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
   log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
 
+  const controllers = await startControllers(o, { url, token: adminToken, caPem: pki.caCertPem }, log);
+
   let agent: { close(): Promise<void> } | undefined;
   if (!o.disableAgent) {
     agent = await startAgent(
@@ -97,6 +119,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   const close = () =>
     (closing ??= (async () => {
       await agent?.close();
+      await controllers.stop();
       await api.close();
       await store.close();
     })());
@@ -107,4 +130,31 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     });
   }
   return { close };
+}
+
+/** durationMs reads a duration flag that may come parsed (command line), as text (config file, env) or absent. */
+function durationMs(v: number | string | undefined, fallback: string): number {
+  return typeof v === 'number' ? v : parseDuration(v ?? fallback);
+}
+
+/** startControllers runs the scheduler and the controllers in this process, under leader election. */
+async function startControllers(o: ServerFlags, api: { url: string; token: string; caPem: string }, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const { managerGroups } = await import('../pkg/controllers/index.ts');
+  const disabled = new Set<string>();
+  const groups = managerGroups(disabled).filter((g) => g.loops.length && !(g.lease === 'kube-scheduler' ? o.disableScheduler : o.disableControllerManager));
+  if (!groups.length) return { stop: async () => undefined };
+  const [{ startControllerManager }, { Client }] = await Promise.all([import('../pkg/controllers/manager.ts'), import('../pkg/client/index.ts')]);
+  return startControllerManager({
+    clientFor: (component) => new Client({ server: api.url, token: api.token, caPem: api.caPem, userAgent: component }),
+    log,
+    leaderElect: parseBool(o.leaderElect),
+    identity: `${hostName()}_${randomUUID()}`,
+    options: {
+      nodeMonitorGracePeriodMs: durationMs(o.nodeMonitorGracePeriod, '20s'),
+      clusterCidr: o.clusterCidr ?? '10.42.0.0/16',
+      nodeCidrMaskSize: Number(o.nodeCidrMaskSize ?? 24),
+      workers: 5,
+    },
+    groups,
+  });
 }
