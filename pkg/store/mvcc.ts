@@ -82,10 +82,36 @@ export function decodeContinue(token: string, resource: string): ContinueKey | s
 }
 
 /**
- * compactTarget is the revision a default compaction drops history up to: everything but the newest `keep`
- * revisions. Example: revision 5000, keep 1000, already compacted to 3000 → 4000; revision 3500 → undefined (nothing new).
+ * compactTarget is the revision a default compaction drops history up to: everything committed before the history
+ * window (`byTime`: the newest revision committed at or before now − historyMs), and in any case everything but the
+ * newest `keep` revisions (the floor that bounds the log under churn). Example: revision 5000, keep 1000, byTime 4200,
+ * compacted 3000 → 4200; byTime 100 → 4000; revision 3500, byTime 0 → undefined (nothing new).
  */
-export function compactTarget(revision: number, compacted: number, keep: number): number | undefined {
-  const target = revision - keep;
+export function compactTarget(revision: number, compacted: number, keep: number, byTime = 0): number | undefined {
+  const target = Math.min(revision, Math.max(byTime, revision - keep));
   return target > compacted ? target : undefined;
+}
+
+/** Keyed is what list pages merge on. */
+export interface Keyed {
+  namespace: string;
+  name: string;
+}
+
+/** keyLess orders keys as the store lists them: by namespace, then name (names are ASCII, so JS order = SQLite's). */
+export function keyLess(a: Keyed, b: Keyed): boolean {
+  return a.namespace < b.namespace || (a.namespace === b.namespace && a.name < b.name);
+}
+
+/** mergeKeyed merges two lists sorted by key (their keys are disjoint), keeping at most `limit` entries. */
+export function mergeKeyed<A extends Keyed, B extends Keyed>(a: A[], b: B[], limit = Infinity): (A | B)[] {
+  if (b.length === 0) return a.length > limit ? a.slice(0, limit) : a;
+  const out: (A | B)[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && keyLess(a[i], b[j]))) out.push(a[i++]);
+    else out.push(b[j++]);
+  }
+  return out;
 }

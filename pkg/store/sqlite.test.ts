@@ -30,6 +30,9 @@ function pod(name: string, namespace = 'default', labels?: Record<string, string
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, ...(labels ? { labels } : {}) }, spec: { containers: [{ name: 'c', image: 'nginx' }] }, ...extra };
 }
 
+/** delivered waits until what has been committed so far reached the watchers: delivery follows the commit, asynchronously. */
+const delivered = () => new Promise<void>((r) => setImmediate(r));
+
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -212,6 +215,54 @@ describe('list', () => {
     expect(p2.continue).toBeUndefined();
   });
 
+  it('every page of a paginated list shows the first page\'s revision', async () => {
+    const s = open();
+    await seed(s);
+    const p1 = await s.list('pods', { limit: 2 });
+    expect(keys(p1.items)).toEqual(['ns1/b', 'ns1/c']);
+    // after the first page: one deleted, one added, one changed, one added behind the cursor
+    await s.delete('pods', 'ns1', 'z');
+    await s.create('pods', pod('y', 'ns2'));
+    await s.update('pods', pod('a', 'ns2', { app: 'db' }));
+    await s.create('pods', pod('a', 'ns1'));
+    const p2 = await s.list('pods', { limit: 2, continue: p1.continue });
+    expect(p2.revision).toBe(p1.revision);
+    expect(keys(p2.items)).toEqual(['ns1/z', 'ns2/a']);
+    expect(JSON.parse(p2.items[1]).metadata.labels).toBeUndefined(); // as it was, not as changed since
+    expect(p2.remaining).toBe(1);
+    const p3 = await s.list('pods', { limit: 2, continue: p2.continue });
+    expect(keys(p3.items)).toEqual(['ns2/b']);
+    expect(p3.continue).toBeUndefined();
+    // a label filter sees the labels of the past too
+    const db = (l: Record<string, string>) => l.app === 'db';
+    expect(keys((await s.list('pods', { labelFilter: db, revision: p1.revision })).items)).toEqual(['ns1/c']);
+    expect(keys((await s.list('pods', { labelFilter: db })).items)).toEqual(['ns1/c', 'ns2/a']);
+  });
+
+  it('lists at an exact old revision; Expired once compacted, TooLarge beyond the newest', async () => {
+    const s = open();
+    const a = await s.create('pods', pod('a'));
+    const b = await s.create('pods', pod('b'));
+    await s.update('pods', { ...a, spec: { v: 2 } });
+    await s.delete('pods', 'default', 'b');
+    await s.create('pods', pod('b', 'default', { again: 'y' }));
+    const at = async (revision: number) => (await s.list('pods', { revision })).items.map((i) => JSON.parse(i) as KubeObject);
+    expect(await at(1)).toEqual([a]);
+    expect(await at(2)).toEqual([a, b]);
+    expect((await at(3)).map((o) => [o.metadata.name, o.metadata.resourceVersion])).toEqual([['a', '3'], ['b', '2']]);
+    expect((await at(4)).map((o) => o.metadata.name)).toEqual(['a']);
+    expect((await at(5)).map((o) => o.metadata.labels)).toEqual([undefined, { again: 'y' }]);
+    expect((await s.list('pods', { revision: 2, limit: 1 })).remaining).toBe(1);
+    expect(await codeOf(s.list('pods', { revision: 6 }))).toBe('TooLarge');
+    const p1 = await s.list('pods', { revision: 3, limit: 1 });
+    await s.compact(3);
+    expect(await at(3)).toHaveLength(2); // the compacted revision itself is still readable
+    await s.compact(4);
+    expect(await codeOf(s.list('pods', { revision: 3 }))).toBe('Expired');
+    // a continue token that outlived compaction
+    expect(await codeOf(s.list('pods', { limit: 1, continue: p1.continue }))).toBe('Expired');
+  });
+
   it('rejects a foreign or garbled continue token with 400', async () => {
     const s = open();
     await seed(s);
@@ -262,6 +313,8 @@ describe('watch', () => {
     await s.create('services', pod('a', 'ns1'));
     const a2 = await s.update('pods', { ...a, spec: { v: 2 } });
     const gone = await s.delete('pods', 'ns1', 'a');
+    expect(all.length).toBeLessThan(4); // the delete's event is not delivered yet: delivery is asynchronous
+    await delivered();
     expect(all.map((e) => `${e.type} ${e.object.metadata.name} ${e.revision}`)).toEqual(['ADDED a 1', 'ADDED b 2', 'MODIFIED a 4', 'DELETED a 5']);
     expect(ns1.map((e) => e.revision)).toEqual([1, 4, 5]);
     const [, , mod, del] = all;
@@ -288,6 +341,7 @@ describe('watch', () => {
     const replayed = seen.length;
     for (let i = 0; i < 200; i++) writes.push(s.update('pods', pod(`p${i % 50}`)));
     await Promise.all(writes);
+    await delivered();
     expect(replayed).toBeGreaterThan(30);
     expect(seen).toEqual(Array.from({ length: 450 - 20 }, (_, i) => 21 + i));
   });
@@ -303,6 +357,7 @@ describe('watch', () => {
     });
     await Promise.all([s.create('pods', pod('a')), s.create('pods', pod('b')), s.create('pods', pod('c'))]);
     await s.create('pods', pod('d'));
+    await delivered();
     expect(inner).toEqual([1, 2, 3, 4]);
   });
 
@@ -316,10 +371,29 @@ describe('watch', () => {
     s.watch('pods', {}, (ev) => got.push(ev.revision));
     const w = s.watch('pods', {}, (ev) => stopped.push(ev.revision));
     await s.create('pods', pod('a'));
+    await delivered();
     w.stop();
     await s.create('pods', pod('b'));
+    await delivered();
     expect(got).toEqual([1, 2]);
     expect(stopped).toEqual([1]);
+  });
+
+  it('delivers after the write resolved, and reports progress for other resources\' writes', async () => {
+    const s = open();
+    const seen: string[] = [];
+    s.watch('pods', { onProgress: (rev) => seen.push(`progress ${rev}`) }, (ev) => seen.push(`${ev.type} ${ev.revision}`));
+    const w = s.create('pods', pod('a'));
+    await w;
+    seen.push('resolved');
+    await delivered();
+    await s.create('services', pod('svc'));
+    await delivered();
+    expect(seen).toEqual(['resolved', 'ADDED 1', 'progress 1', 'progress 2']);
+    // a replaying watch reports progress once it replayed everything
+    const replay: string[] = [];
+    s.watch('pods', { fromRevision: 0, onProgress: (rev) => replay.push(`progress ${rev}`) }, (ev) => replay.push(`${ev.type} ${ev.revision}`));
+    expect(replay).toEqual(['ADDED 1', 'progress 2']);
   });
 
   it('a watch from a future revision waits for it', async () => {
@@ -327,6 +401,7 @@ describe('watch', () => {
     const seen: number[] = [];
     s.watch('pods', { fromRevision: 2 }, (ev) => seen.push(ev.revision));
     for (const n of ['a', 'b', 'c', 'd']) await s.create('pods', pod(n));
+    await delivered();
     expect(seen).toEqual([3, 4]);
   });
 });
@@ -359,6 +434,22 @@ describe('compaction', () => {
     await s.compact(1000); // clamped to the current revision
     expect(s.compactedRevision()).toBe(30);
     expect((await s.create('pods', pod('next'))).metadata.resourceVersion).toBe('31');
+  });
+
+  it('keeps history by time: nothing younger than historyMs goes, older history does', async () => {
+    const s = open({ historyMs: 300 });
+    for (let i = 0; i < 10; i++) await s.create('pods', pod(`old${i}`));
+    await s.compact();
+    expect(s.compactedRevision()).toBe(0); // all of it younger than 300 ms
+    await new Promise((r) => setTimeout(r, 1100)); // marks are per second of writes
+    for (let i = 0; i < 5; i++) await s.create('pods', pod(`new${i}`));
+    await s.compact();
+    expect(s.compactedRevision()).toBe(10);
+    // the default keeps five minutes
+    const d = open({}, 'default.db');
+    for (let i = 0; i < 20; i++) await d.create('pods', pod(`p${i}`));
+    await d.compact();
+    expect(d.compactedRevision()).toBe(0);
   });
 
   it('runs on its own after enough writes', async () => {

@@ -1,21 +1,36 @@
 // sqlite: the Store over one SQLite file (kine's shape): an append-only change log plus a current-state table,
-// concurrent writes batched into one durable transaction, watch = log replay + in-process notify, bounded by compaction.
+// concurrent writes batched into one durable transaction, watch = log replay + notify after commit, reads at a past
+// revision from the log, history kept by time (and a revision floor) and compacted in batches. Several processes may
+// share the file: each notices the others' commits (PRAGMA data_version, polled) and delivers their log rows too.
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errors } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyOf, labelsText, stamp, type ContinueKey, type WriteKind } from './mvcc.ts';
+import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyLess, keyOf, labelsText, mergeKeyed, stamp, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
 import { StoreError, type ListOptions, type ListResult, type ResourceKey, type Store, type StoreEvent, type WatchOptions, type Watcher } from './types.ts';
 import { toEvent, WatchHub, type Change } from './watchhub.ts';
 
 /** SqliteStoreOptions tunes history retention and compaction. */
 export interface SqliteStoreOptions {
-  /** how many newest revisions the log keeps for watch replay (default 1000) */
+  /**
+   * how long history stays for watch replay and reads at a past revision, in ms (default 300 000: etcd's default
+   * 5-minute compaction). Revisions committed before this store was opened count as committed at opening.
+   */
+  historyMs?: number;
+  /**
+   * the revision floor: compaction always drops all but the newest this many revisions, however young (default
+   * 200 000). Bounds the log and WAL under churn, and lets a small test store compact.
+   */
   keepRevisions?: number;
   /** how often compaction runs on its own, in ms (default 60 000; 0 = never on a timer) */
   compactIntervalMs?: number;
   /** compaction also runs after this many committed writes (default 5 000; 0 = never) */
   compactEveryWrites?: number;
+  /**
+   * how often to look for commits made by other processes sharing the file, in ms (default 50; 0 = only when a
+   * read or write of this store runs into them)
+   */
+  pollIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -66,11 +81,24 @@ type Outcome = { change: Change } | { error: unknown };
 interface Page {
   items: string[];
   remaining: number;
-  last?: [string, string];
+  last?: Keyed;
+}
+
+/** Past is a key's state at a past revision that the current table no longer shows (changed or deleted since). */
+interface Past extends Keyed {
+  value: string;
+}
+
+/** Mark says that `revision` was committed by time `t` (one per second of writes): compaction by time reads them. */
+interface Mark {
+  t: number;
+  revision: number;
 }
 
 interface LogRow {
   id: number;
+  /** only when read across resources */
+  resource?: string;
   namespace: string;
   name: string;
   created: number;
@@ -79,7 +107,7 @@ interface LogRow {
   old_value: string | null;
 }
 
-/** changeOf turns a replayed log row into the change a live watcher would have seen. */
+/** changeOf turns a log row into the change a live watcher would have seen. */
 function changeOf(resource: string, row: LogRow): Change {
   const type: StoreEvent['type'] = row.created ? 'ADDED' : row.deleted ? 'DELETED' : 'MODIFIED';
   return { revision: row.id, resource, namespace: row.namespace, name: row.name, type, value: row.value, oldValue: row.old_value };
@@ -94,22 +122,38 @@ class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #log: Logger | undefined;
   readonly #keep: number;
+  readonly #historyMs: number;
+  readonly #marks: Mark[] = [];
   readonly #compactEveryWrites: number;
   readonly #hub: WatchHub;
   readonly #stmts = new Map<string, Database.Statement>();
-  readonly #applyBatch: Database.Transaction<(ops: PendingWrite[], rev: number) => Outcome[]>;
+  readonly #applyBatch: Database.Transaction<(ops: PendingWrite[]) => { head: number; outcomes: Outcome[] }>;
+  /** runs a function in one read transaction: every statement in it sees the same snapshot */
+  readonly #snapshot: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #poller: NodeJS.Timeout | undefined;
+  /**
+   * the newest revision this store knows committed; every log row up to it was handed to the watch hub (or waits in
+   * #unsent), whichever process wrote it
+   */
   #rev: number;
   #compacted: number;
+  /** PRAGMA data_version as last looked at: it changes when another connection commits */
+  #dataVersion: number;
   #queue: PendingWrite[] = [];
   #flushScheduled = false;
   #closed = false;
   #writesSinceCompact = 0;
   #compaction: Promise<void> | undefined;
+  /** committed changes not yet handed to watchers, and the revision they reach */
+  #unsent: Change[] = [];
+  #unsentRevision = 0;
+  #sendScheduled = false;
 
   constructor(path: string, opts: SqliteStoreOptions) {
     this.#log = opts.logger;
-    this.#keep = opts.keepRevisions ?? 1000;
+    this.#keep = opts.keepRevisions ?? 200_000;
+    this.#historyMs = opts.historyMs ?? 300_000;
     this.#compactEveryWrites = opts.compactEveryWrites ?? 5000;
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
@@ -118,30 +162,97 @@ class SqliteStore implements Store {
     db.pragma('journal_size_limit = 4194304');
     db.exec(SCHEMA);
     this.#db = db;
-    this.#rev = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`).pluck().get() as number | undefined) ?? 0;
-    this.#compacted = (db.prepare(`SELECT value FROM meta WHERE key = 'compacted'`).pluck().get() as number | undefined) ?? 0;
+    this.#dataVersion = this.#stmt('PRAGMA data_version').pluck().get() as number;
+    this.#rev = this.#head();
+    this.#compacted = this.#storedCompacted();
+    this.#marks.push({ t: Date.now(), revision: this.#rev });
     this.#hub = new WatchHub((err, ev) => this.#log?.error({ err, resource: ev.resource, revision: ev.revision }, 'store: watch callback threw'));
-    this.#applyBatch = db.transaction((ops: PendingWrite[], start: number) => {
-      let rev = start;
-      return ops.map((op) => {
+    // The batch numbers its writes from the log's head as read under the write lock, not from #rev: another process
+    // may have committed since this one last looked.
+    this.#applyBatch = db.transaction((ops: PendingWrite[]) => {
+      const head = this.#head();
+      let rev = head;
+      const outcomes = ops.map((op) => {
         const o = this.#apply(op, rev + 1);
         if ('change' in o) rev++;
         return o;
       });
+      return { head, outcomes };
     });
+    this.#snapshot = db.transaction((fn: () => unknown) => fn());
     const interval = opts.compactIntervalMs ?? 60_000;
     if (interval > 0) {
       this.#timer = setInterval(() => this.#autoCompact(), interval);
       this.#timer.unref();
     }
+    const poll = opts.pollIntervalMs ?? 50;
+    if (poll > 0) {
+      this.#poller = setInterval(() => this.#sync(), poll);
+      this.#poller.unref();
+    }
   }
 
   revision(): number {
+    this.#sync();
     return this.#rev;
   }
 
   compactedRevision(): number {
+    this.#sync();
     return this.#compacted;
+  }
+
+  /** #head is the newest committed revision in the file (the log's sequence survives compaction). */
+  #head(): number {
+    return (this.#stmt(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`).pluck().get() as number | undefined) ?? 0;
+  }
+
+  #storedCompacted(): number {
+    return (this.#stmt(`SELECT value FROM meta WHERE key = 'compacted'`).pluck().get() as number | undefined) ?? 0;
+  }
+
+  /**
+   * #sync looks whether another connection committed since the last look (one PRAGMA; own commits do not change it)
+   * and, if so, takes in what it committed: log rows for the watchers, the head revision, the compacted revision.
+   * The version is read before the rows, so a commit that races the read is seen again by the next look.
+   */
+  #sync(): void {
+    if (this.#closed) return;
+    let v: number;
+    try {
+      v = this.#stmt('PRAGMA data_version').pluck().get() as number;
+      if (v === this.#dataVersion) return;
+      this.#dataVersion = v;
+      this.#snapshot(() => {
+        this.#catchUp(this.#head());
+        this.#compacted = Math.max(this.#compacted, this.#storedCompacted());
+      });
+    } catch (err) {
+      this.#log?.error({ err }, 'store: reading other processes\' commits failed');
+    }
+  }
+
+  /**
+   * #catchUp hands the log rows in (#rev, head] — committed by other processes — to the watchers, in revision order.
+   * Rows another process compacted before this one read them are lost to this store's watchers: that is logged.
+   */
+  #catchUp(head: number): void {
+    if (head <= this.#rev) return;
+    const rows = this.#stmt('SELECT id, resource, namespace, name, created, deleted, value, old_value FROM log WHERE id > ? AND id <= ? ORDER BY id').all(
+      this.#rev,
+      head,
+    ) as LogRow[];
+    if ((rows[0]?.id ?? head + 1) !== this.#rev + 1) {
+      const compacted = this.#storedCompacted();
+      if (compacted > this.#rev) {
+        this.#log?.error({ from: this.#rev, compacted }, 'store: history was compacted by another process before this one delivered it; watchers missed changes');
+      }
+      this.#compacted = Math.max(this.#compacted, compacted);
+    }
+    for (const row of rows) this.#unsent.push(changeOf(row.resource!, row));
+    this.#rev = head;
+    this.#mark();
+    this.#scheduleSend();
   }
 
   async get(resource: ResourceKey, namespace: string, name: string): Promise<KubeObject | undefined> {
@@ -154,13 +265,28 @@ class SqliteStore implements Store {
 
   async list(resource: ResourceKey, opts: ListOptions = {}): Promise<ListResult> {
     this.#open();
-    const revision = this.#rev;
+    return this.#snapshot(() => this.#listAt(resource, opts)) as ListResult;
+  }
+
+  /**
+   * #listAt runs inside one read transaction: it first takes in commits of other processes up to the snapshot, so the
+   * revision it reports is exactly the state it reads.
+   */
+  #listAt(resource: ResourceKey, opts: ListOptions): ListResult {
+    this.#catchUp(this.#head());
+    let revision = this.#rev;
     let from: ContinueKey | undefined;
     if (opts.continue) {
       const k = decodeContinue(opts.continue, resource);
       if (typeof k === 'string') throw errors.badRequest(`invalid continue token: ${k}`);
       from = k;
+      revision = k.revision;
+    } else if (opts.revision !== undefined) {
+      revision = opts.revision;
     }
+    if (revision > this.#rev) throw new StoreError('TooLarge', `Too large resource version: ${revision}, current: ${this.#rev}`, this.#rev);
+    if (revision < this.#rev) this.#compacted = Math.max(this.#compacted, this.#storedCompacted());
+    if (revision < this.#compacted) throw new StoreError('Expired', `too old resource version: ${revision} (${this.#compacted})`, this.#compacted);
     const where = ['resource = ?'];
     const params: unknown[] = [resource];
     if (opts.namespace !== undefined) {
@@ -171,54 +297,84 @@ class SqliteStore implements Store {
       where.push('(namespace, name) > (?, ?)');
       params.push(from.namespace, from.name);
     }
+    // A read in the past: the current rows unchanged since `revision`, plus the past state of the keys changed since.
+    let past: Past[] = [];
+    if (revision < this.#rev) {
+      where.push('revision <= ?');
+      params.push(revision);
+      past = this.#pastStates(resource, opts.namespace, revision, from, opts.labelFilter);
+    }
     const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : undefined;
     const page = opts.labelFilter
-      ? this.#listFiltered(where, params, opts.labelFilter, limit)
-      : this.#listAll(where, params, limit);
+      ? this.#listFiltered(where, params, opts.labelFilter, limit, past)
+      : this.#listAll(where, params, limit, past);
     const result: ListResult = { revision, items: page.items };
     if (page.last && page.remaining > 0) {
-      result.continue = encodeContinue({ resource, namespace: page.last[0], name: page.last[1], revision });
+      result.continue = encodeContinue({ resource, namespace: page.last.namespace, name: page.last.name, revision });
       result.remaining = page.remaining;
     }
     return result;
   }
 
+  /**
+   * #pastStates reads, for every key changed after `revision`, its state at `revision`: the old value of its first
+   * change after it (none = the key did not exist then). Those log rows are all above the compacted revision.
+   */
+  #pastStates(resource: string, namespace: string | undefined, revision: number, from: Keyed | undefined, filter: ListOptions['labelFilter']): Past[] {
+    let sql = 'SELECT namespace, name, old_value, min(id) FROM log WHERE resource = ? AND id > ?';
+    const params: unknown[] = [resource, revision];
+    if (namespace !== undefined) {
+      sql += ' AND namespace = ?';
+      params.push(namespace);
+    }
+    if (from) {
+      sql += ' AND (namespace, name) > (?, ?)';
+      params.push(from.namespace, from.name);
+    }
+    const rows = this.#stmt(`${sql} GROUP BY namespace, name ORDER BY namespace, name`).raw().all(...params) as [string, string, string | null, number][];
+    const out: Past[] = [];
+    for (const [ns, name, value] of rows) {
+      if (value === null) continue;
+      if (filter && !filter((JSON.parse(value) as KubeObject).metadata.labels ?? {})) continue;
+      out.push({ namespace: ns, name, value });
+    }
+    return out;
+  }
+
   /** #listAll pages through the current state with no label filter; counting the rest is one index scan. */
-  #listAll(where: string[], params: unknown[], limit: number | undefined): Page {
+  #listAll(where: string[], params: unknown[], limit: number | undefined, past: Past[]): Page {
     const cond = where.join(' AND ');
-    if (limit === undefined) {
+    if (limit === undefined && past.length === 0) {
       const items = this.#stmt(`SELECT value FROM current WHERE ${cond} ORDER BY namespace, name`).pluck().all(...params) as string[];
       return { items, remaining: 0 };
     }
-    const rows = this.#stmt(`SELECT namespace, name, value FROM current WHERE ${cond} ORDER BY namespace, name LIMIT ?`)
-      .raw()
-      .all(...params, limit) as [string, string, string][];
-    const items = rows.map((r) => r[2]);
-    if (rows.length < limit) return { items, remaining: 0 };
-    const last = rows[rows.length - 1];
-    const remaining = this.#stmt(`SELECT count(*) FROM current WHERE ${cond} AND (namespace, name) > (?, ?)`)
-      .pluck()
-      .get(...params, last[0], last[1]) as number;
-    return { items, remaining, last: [last[0], last[1]] };
+    const sql = `SELECT namespace, name, value FROM current WHERE ${cond} ORDER BY namespace, name`;
+    const rows = (limit === undefined ? this.#stmt(sql).all(...params) : this.#stmt(`${sql} LIMIT ?`).all(...params, limit)) as Past[];
+    const merged = mergeKeyed(rows, past, limit);
+    const items = merged.map((r) => r.value);
+    if (limit === undefined || merged.length < limit) return { items, remaining: 0 };
+    const last = merged[merged.length - 1];
+    const remaining =
+      (this.#stmt(`SELECT count(*) FROM current WHERE ${cond} AND (namespace, name) > (?, ?)`).pluck().get(...params, last.namespace, last.name) as number) +
+      past.filter((p) => keyLess(last, p)).length;
+    return { items, remaining, last: { namespace: last.namespace, name: last.name } };
   }
 
   /** #listFiltered checks labels from the labels column first and reads only the values that match. */
-  #listFiltered(where: string[], params: unknown[], filter: (labels: Record<string, string>) => boolean, limit: number | undefined): Page {
+  #listFiltered(where: string[], params: unknown[], filter: (labels: Record<string, string>) => boolean, limit: number | undefined, past: Past[]): Page {
     const rows = this.#stmt(`SELECT rowid, namespace, name, labels FROM current WHERE ${where.join(' AND ')} ORDER BY namespace, name`)
       .raw()
       .all(...params) as [number, string, string, string | null][];
-    const picked: number[] = [];
-    let remaining = 0;
-    let last: [string, string] | undefined;
+    const matching: (Keyed & { rowid: number })[] = [];
     for (const [rowid, namespace, name, labels] of rows) {
-      if (!filter(labels === null ? {} : (JSON.parse(labels) as Record<string, string>))) continue;
-      if (limit === undefined || picked.length < limit) {
-        picked.push(rowid);
-        last = [namespace, name];
-      } else remaining++;
+      if (filter(labels === null ? {} : (JSON.parse(labels) as Record<string, string>))) matching.push({ rowid, namespace, name });
     }
+    const all = mergeKeyed(matching, past);
+    const picked = limit === undefined ? all : all.slice(0, limit);
     const byRowid = this.#stmt('SELECT value FROM current WHERE rowid = ?').pluck();
-    return { items: picked.map((id) => byRowid.get(id) as string), remaining, last };
+    const items = picked.map((p) => ('value' in p ? p.value : (byRowid.get(p.rowid) as string)));
+    const last = picked.at(-1);
+    return { items, remaining: all.length - picked.length, last: last && { namespace: last.namespace, name: last.name } };
   }
 
   create(resource: ResourceKey, obj: KubeObject): Promise<KubeObject> {
@@ -236,17 +392,33 @@ class SqliteStore implements Store {
   watch(resource: ResourceKey, opts: WatchOptions, onEvent: (ev: StoreEvent) => void): Watcher {
     this.#open();
     const from = opts.fromRevision;
-    if (from !== undefined && from < this.#compacted) {
-      throw new StoreError('Expired', `too old resource version: ${from} (${this.#compacted})`, this.#compacted);
+    // Replay and registration happen in one synchronous stretch: no commit of this process can fall between them.
+    // The replay reads, in one snapshot, everything up to #rev (taking in other processes' commits first); the
+    // listener takes only revisions above #rev, so changes waiting in #unsent are not sent twice.
+    // Replayed rows go out at once; live changes follow after their commit.
+    let rows: LogRow[] = [];
+    if (from !== undefined) {
+      this.#snapshot(() => {
+        this.#catchUp(this.#head());
+        if (from < this.#rev) this.#compacted = Math.max(this.#compacted, this.#storedCompacted());
+        if (from < this.#compacted) {
+          throw new StoreError('Expired', `too old resource version: ${from} (${this.#compacted})`, this.#compacted);
+        }
+        if (from < this.#rev) rows = this.#replayRows(resource, opts.namespace, from, this.#rev);
+      });
     }
-    // Replay and registration happen in one synchronous stretch: no commit can fall between them. The listener
-    // takes only revisions above what is committed now, so a batch being emitted right now is not sent twice.
-    const rows = from !== undefined && from < this.#rev ? this.#replayRows(resource, opts.namespace, from) : [];
-    const w = this.#hub.add(resource, opts.namespace, Math.max(from ?? this.#rev, this.#rev), onEvent);
+    const w = this.#hub.add(resource, opts.namespace, Math.max(from ?? this.#rev, this.#rev), onEvent, opts.onProgress);
     let stopped = false;
     for (const row of rows) {
       if (stopped) break;
       this.#hub.deliver(onEvent, toEvent(changeOf(resource, row)));
+    }
+    if (!stopped && from !== undefined && from < this.#rev && opts.onProgress) {
+      try {
+        opts.onProgress(this.#rev);
+      } catch (err) {
+        this.#log?.error({ err, resource }, 'store: watch progress callback threw');
+      }
     }
     return {
       stop: () => {
@@ -256,11 +428,11 @@ class SqliteStore implements Store {
     };
   }
 
-  #replayRows(resource: string, namespace: string | undefined, from: number): LogRow[] {
+  #replayRows(resource: string, namespace: string | undefined, from: number, to: number): LogRow[] {
     const cols = 'id, namespace, name, created, deleted, value, old_value';
     return namespace === undefined
-      ? (this.#stmt(`SELECT ${cols} FROM log WHERE resource = ? AND id > ? ORDER BY id`).all(resource, from) as LogRow[])
-      : (this.#stmt(`SELECT ${cols} FROM log WHERE resource = ? AND id > ? AND namespace = ? ORDER BY id`).all(resource, from, namespace) as LogRow[]);
+      ? (this.#stmt(`SELECT ${cols} FROM log WHERE resource = ? AND id > ? AND id <= ? ORDER BY id`).all(resource, from, to) as LogRow[])
+      : (this.#stmt(`SELECT ${cols} FROM log WHERE resource = ? AND id > ? AND id <= ? AND namespace = ? ORDER BY id`).all(resource, from, to, namespace) as LogRow[]);
   }
 
   async compact(revision?: number): Promise<void> {
@@ -272,30 +444,61 @@ class SqliteStore implements Store {
     return this.#compaction;
   }
 
-  /** #compactNow deletes log rows in (compacted, target] a batch per transaction, yielding between, then truncates the WAL. */
+  /**
+   * #compactNow deletes log rows in (compacted, target] a batch per transaction, yielding between, then truncates the
+   * WAL. Another process may compact the same file: each batch starts from the compacted revision stored in the file
+   * and never lowers it.
+   */
   async #compactNow(revision: number | undefined): Promise<void> {
     this.#writesSinceCompact = 0;
-    const target = revision === undefined ? compactTarget(this.#rev, this.#compacted, this.#keep) : Math.min(revision, this.#rev);
+    this.#sync();
+    const target = revision === undefined ? compactTarget(this.#rev, this.#compacted, this.#keep, this.#committedBy(Date.now() - this.#historyMs)) : Math.min(revision, this.#rev);
     if (target === undefined || target <= this.#compacted) return;
     const started = performance.now();
     const delLog = this.#stmt('DELETE FROM log WHERE id > ? AND id <= ?');
     const setCompacted = this.#stmt(`INSERT INTO meta (key, value) VALUES ('compacted', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
-    const batch = this.#db.transaction((lo: number, hi: number) => {
+    const batch = this.#db.transaction((hi: number) => {
+      const lo = this.#storedCompacted();
+      if (lo >= hi) return { n: 0, compacted: lo };
       const n = delLog.run(lo, hi).changes;
       setCompacted.run(hi);
-      return n;
+      return { n, compacted: hi };
     });
     let deleted = 0;
     while (this.#compacted < target) {
       if (this.#closed) return;
-      const hi = Math.min(this.#compacted + COMPACT_BATCH, target);
-      deleted += batch.immediate(this.#compacted, hi);
-      this.#compacted = hi;
-      if (hi < target) await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = batch.immediate(Math.min(this.#compacted + COMPACT_BATCH, target));
+      deleted += r.n;
+      this.#compacted = Math.max(this.#compacted, r.compacted);
+      if (this.#compacted < target) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.#closed) return;
     const [cp] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
     this.#log?.debug({ target, deleted, walBusy: cp?.busy, ms: Math.round(performance.now() - started) }, 'store: compacted');
+  }
+
+  /** #committedBy is the newest revision known to have been committed at or before time `t` (0 = none). */
+  #committedBy(t: number): number {
+    let rev = 0;
+    let drop = 0;
+    for (const m of this.#marks) {
+      if (m.t > t) break;
+      rev = m.revision;
+      if (m.revision <= this.#compacted) drop++;
+    }
+    // marks at or below the compacted revision are spent, but the newest of them still answers for its time
+    if (drop > 1) this.#marks.splice(0, drop - 1);
+    return rev;
+  }
+
+  /** #mark records that the current revision was committed now (one mark per second of writes). */
+  #mark(): void {
+    const now = Date.now();
+    const last = this.#marks[this.#marks.length - 1];
+    if (last && Math.floor(last.t / 1000) === Math.floor(now / 1000)) {
+      last.t = now;
+      last.revision = this.#rev;
+    } else this.#marks.push({ t: now, revision: this.#rev });
   }
 
   #autoCompact(): void {
@@ -307,6 +510,7 @@ class SqliteStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#poller) clearInterval(this.#poller);
     this.#flush();
     if (this.#compaction) await this.#compaction.catch(() => {});
     this.#db.close();
@@ -342,14 +546,17 @@ class SqliteStore implements Store {
     const ops = this.#queue;
     if (ops.length === 0) return;
     this.#queue = [];
+    let head: number;
     let outcomes: Outcome[];
     try {
-      outcomes = this.#applyBatch.immediate(ops, this.#rev);
+      ({ head, outcomes } = this.#applyBatch.immediate(ops));
     } catch (err) {
       this.#log?.error({ err, writes: ops.length }, 'store: write batch failed');
       for (const op of ops) op.reject(err);
       return;
     }
+    // other processes' commits below this batch go to the watchers first (none in the single-process case)
+    if (head > this.#rev) this.#catchUp(head);
     let committed = 0;
     for (const o of outcomes) {
       if ('change' in o) {
@@ -357,10 +564,32 @@ class SqliteStore implements Store {
         committed++;
       }
     }
-    for (const o of outcomes) if ('change' in o) this.#hub.emit(o.change);
     outcomes.forEach((o, i) => ('change' in o ? ops[i].resolve(JSON.parse(o.change.value) as KubeObject) : ops[i].reject(o.error)));
+    if (committed > 0) {
+      this.#mark();
+      for (const o of outcomes) if ('change' in o) this.#unsent.push(o.change);
+      this.#scheduleSend();
+    }
     this.#writesSinceCompact += committed;
     if (this.#compactEveryWrites > 0 && this.#writesSinceCompact >= this.#compactEveryWrites) this.#autoCompact();
+  }
+
+  /** #scheduleSend arranges for what waits in #unsent (up to #rev) to reach the watchers soon. */
+  #scheduleSend(): void {
+    this.#unsentRevision = this.#rev;
+    if (this.#sendScheduled) return;
+    this.#sendScheduled = true;
+    // after the writes' own continuations: nobody may count on seeing their event by the time a write resolves
+    setImmediate(() => this.#send());
+  }
+
+  /** #send hands committed changes to the watchers, after the writes settled (delivery is not part of a write). */
+  #send(): void {
+    this.#sendScheduled = false;
+    const changes = this.#unsent;
+    this.#unsent = [];
+    for (const c of changes) this.#hub.emit(c);
+    this.#hub.progress(this.#unsentRevision);
   }
 
   /**

@@ -7,12 +7,13 @@ import type { KubeObject } from '../api/types.ts';
  */
 export type ResourceKey = string;
 
-export type StoreErrorCode = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Expired';
+/** Expired: the revision asked for was compacted; TooLarge: it is newer than the newest committed revision. */
+export type StoreErrorCode = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Expired' | 'TooLarge';
 
 /** StoreError is what the store throws; the API server turns it into a Status naming the resource. */
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
-  /** for Expired: the oldest revision still available */
+  /** for Expired: the oldest revision still available; for TooLarge: the newest committed revision */
   readonly oldest?: number;
   constructor(code: StoreErrorCode, message: string, oldest?: number) {
     super(message);
@@ -28,8 +29,13 @@ export interface ListOptions {
   labelFilter?: (labels: Record<string, string>) => boolean;
   /** at most this many items; a `continue` token is returned when more remain */
   limit?: number;
-  /** the token a previous limited list returned */
+  /** the token a previous limited list returned; the page is read at the revision the token carries */
   continue?: string;
+  /**
+   * read the state as of this revision (upstream's resourceVersionMatch=Exact) instead of the newest. Expired when it
+   * was compacted, TooLarge when it is newer than the newest committed revision. Ignored with `continue`.
+   */
+  revision?: number;
 }
 
 export interface ListResult {
@@ -43,20 +49,31 @@ export interface ListResult {
   remaining?: number;
 }
 
-/** StoreEvent is one committed change. `object` carries the new revision as resourceVersion. */
+/**
+ * StoreEvent is one committed change. `object` carries the new revision as resourceVersion. Events are shared
+ * between watchers: never mutate them.
+ */
 export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   revision: number;
   resource: ResourceKey;
   object: KubeObject;
-  /** the previous state, for MODIFIED and DELETED */
+  /** the previous state, for MODIFIED and DELETED (may be decoded lazily, on first read) */
   prev?: KubeObject;
+  /** `object` as the stored JSON text, when the store has it: a consumer can forward it without serialising again */
+  value?: string;
 }
 
 export interface WatchOptions {
   namespace?: string;
   /** deliver every change with revision > fromRevision; undefined = only changes from now on */
   fromRevision?: number;
+  /**
+   * onProgress (etcd's progress notify) is called with a revision R once every change up to R that this watch
+   * selects has been delivered to onEvent — also when R belongs to another resource, so a consumer learns that it is
+   * current although nothing of its own changed. Called in order with the events, after them.
+   */
+  onProgress?: (revision: number) => void;
 }
 
 export interface Watcher {
@@ -67,6 +84,10 @@ export interface Watcher {
  * Store is the persistence the API server needs. Every write resolves only after its transaction
  * committed durably; concurrent writes may share one commit. Objects are copied in and out: callers
  * may mutate what they get.
+ *
+ * Watch delivery is asynchronous: an event arrives after its commit, in revision order, but may arrive before or
+ * after the write's promise resolves (etcd's watch is a stream of its own). Nothing may rely on seeing the event of
+ * its own write by the time the write resolves; read the store (or wait for onProgress) instead.
  */
 export interface Store {
   /** the newest committed revision */
@@ -74,6 +95,10 @@ export interface Store {
   /** the oldest revision a watch can still start from (everything at or below was compacted) */
   compactedRevision(): number;
   get(resource: ResourceKey, namespace: string, name: string): Promise<KubeObject | undefined>;
+  /**
+   * list reads the newest state, or the state as of `opts.revision` or the continue token's revision: every page of
+   * a paginated list shows one consistent revision. Expired once that revision was compacted.
+   */
   list(resource: ResourceKey, opts?: ListOptions): Promise<ListResult>;
   /** create fails with AlreadyExists; sets metadata.resourceVersion */
   create(resource: ResourceKey, obj: KubeObject): Promise<KubeObject>;
@@ -82,11 +107,12 @@ export interface Store {
   /** delete removes the object; resolves with its last state carrying the deletion's revision */
   delete(resource: ResourceKey, namespace: string, name: string, expectedRevision?: number): Promise<KubeObject>;
   /**
-   * watch calls onEvent for every committed change of `resource` (in revision order, synchronously after
-   * commit). Throws StoreError Expired when fromRevision is older than the compacted revision.
+   * watch calls onEvent for every committed change of `resource` with revision > fromRevision, in revision order,
+   * asynchronously after commit (see above). Throws StoreError Expired when fromRevision is older than the compacted
+   * revision. A callback that throws is logged and does not stop the watch.
    */
   watch(resource: ResourceKey, opts: WatchOptions, onEvent: (ev: StoreEvent) => void): Watcher;
-  /** compact drops history at or below `revision` (default: keep the newest configured amount) */
+  /** compact drops history at or below `revision` (default: what is older than the configured history) */
   compact(revision?: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,17 +19,23 @@ interface Listener {
   /** deliver only changes with a greater revision: guards the seam between replay and live events */
   after: number;
   onEvent: (ev: StoreEvent) => void;
+  onProgress?: (revision: number) => void;
 }
 
-/** toEvent parses a change into the event watchers receive. */
+/** toEvent parses a change into the event watchers receive; `prev` is parsed only when someone reads it. */
 export function toEvent(c: Change): StoreEvent {
-  const ev: StoreEvent = { type: c.type, revision: c.revision, resource: c.resource, object: JSON.parse(c.value) as KubeObject };
-  if (c.oldValue !== null && c.type !== 'ADDED') ev.prev = JSON.parse(c.oldValue) as KubeObject;
+  const ev: StoreEvent = { type: c.type, revision: c.revision, resource: c.resource, object: JSON.parse(c.value) as KubeObject, value: c.value };
+  const old = c.oldValue;
+  if (old !== null && c.type !== 'ADDED') {
+    let prev: KubeObject | undefined;
+    Object.defineProperty(ev, 'prev', { enumerable: true, get: () => (prev ??= JSON.parse(old) as KubeObject) });
+  }
   return ev;
 }
 
 /**
- * WatchHub keeps the listeners per resource. emit() delivers synchronously, in call order; a throwing
+ * WatchHub keeps the listeners per resource. emit() delivers at once, in call order (the store calls it after
+ * commit, off the write's path); a throwing
  * listener is reported to `onError` and does not keep the others from their event. The event object is
  * shared between listeners: they must not mutate it.
  */
@@ -42,8 +48,8 @@ export class WatchHub {
   }
 
   /** add registers a listener for changes of `resource` (in `namespace`, if given) with revision > `after`. */
-  add(resource: string, namespace: string | undefined, after: number, onEvent: (ev: StoreEvent) => void): Watcher {
-    const l: Listener = { namespace, after, onEvent };
+  add(resource: string, namespace: string | undefined, after: number, onEvent: (ev: StoreEvent) => void, onProgress?: (revision: number) => void): Watcher {
+    const l: Listener = { namespace, after, onEvent, onProgress };
     let set = this.#byResource.get(resource);
     if (!set) this.#byResource.set(resource, (set = new Set()));
     const listeners = set;
@@ -73,6 +79,20 @@ export class WatchHub {
       if (!set.has(l)) continue; // stopped by an earlier listener of this same event
       ev ??= toEvent(c);
       this.deliver(l.onEvent, ev);
+    }
+  }
+
+  /** progress tells every listener that wants it that all changes up to `revision` were emitted. */
+  progress(revision: number): void {
+    for (const set of this.#byResource.values()) {
+      for (const l of [...set]) {
+        if (!l.onProgress || revision <= l.after || !set.has(l)) continue;
+        try {
+          l.onProgress(revision);
+        } catch (err) {
+          this.#onError(err, { type: 'MODIFIED', revision, resource: '', object: { metadata: {} } });
+        }
+      }
     }
   }
 
