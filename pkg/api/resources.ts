@@ -64,6 +64,7 @@ export const RESOURCES: ResourceInfo[] = [
   r('batch', 'v1', 'jobs', 'Job', true, { categories: ['all'], subresources: ['status'] }),
   r('batch', 'v1', 'cronjobs', 'CronJob', true, { shortNames: ['cj'], categories: ['all'], subresources: ['status'] }),
   r('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  r('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
 ];
 
 export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): string {

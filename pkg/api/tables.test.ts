@@ -403,6 +403,21 @@ describe('config and identity', () => {
     expect(cells('leases', { metadata: meta('node1', { namespace: 'kube-node-lease' }), spec: { holderIdentity: 'node1', leaseDurationSeconds: 40 } })).toEqual({ Name: 'node1', Holder: 'node1', Age: '5m' });
     expect(cells('leases', { metadata: meta('free'), spec: {} }).Holder).toBe('');
   });
+  it('endpointslices: ports and addresses, at most 3 then "+ N more...", <unset> when empty', () => {
+    const eps = (n: number) => Array.from({ length: n }, (_, i) => ({ addresses: [`10.42.0.${i + 1}`] }));
+    expect(cells('endpointslices', { metadata: meta('web-abcde'), addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }], endpoints: eps(2) })).toEqual({
+      Name: 'web-abcde',
+      AddressType: 'IPv4',
+      Ports: '80',
+      Endpoints: '10.42.0.1,10.42.0.2',
+      Age: '5m',
+    });
+    const many = cells('endpointslices', { metadata: meta('big'), addressType: 'IPv4', ports: [{ port: 1 }, { port: 2 }, { name: 'x' }, { port: 4 }], endpoints: eps(5) });
+    expect(many.Ports).toBe('1,2,x + 1 more...');
+    expect(many.Endpoints).toBe('10.42.0.1,10.42.0.2,10.42.0.3 + 2 more...');
+    expect(cells('endpointslices', { metadata: meta('empty'), addressType: 'IPv4', ports: [{}], endpoints: [] })).toMatchObject({ Ports: '*', Endpoints: '<unset>' });
+    expect(cells('endpointslices', { metadata: meta('none'), addressType: 'IPv4', endpoints: null })).toMatchObject({ Ports: '<unset>', Endpoints: '<unset>' });
+  });
 });
 
 describe('events', () => {

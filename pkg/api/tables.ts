@@ -785,7 +785,52 @@ const PRINTERS: Record<string, Printer> = {
     columns: [nameCol(), col('Holder', 'string', DOC['LeaseSpec.holderIdentity']), ageCol()],
     cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o, now)],
   },
+  'discovery.k8s.io/endpointslices': {
+    columns: [
+      nameCol(),
+      col('AddressType', 'string', 'addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name.'),
+      col('Ports', 'string', 'ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. When ports is empty, it indicates that there are no defined ports. When a port is defined with a nil port value, it indicates "all ports". Each slice may include a maximum of 100 ports.'),
+      col('Endpoints', 'string', 'endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.'),
+      ageCol(),
+    ],
+    cells: (o, now) => [o.metadata.name, o.addressType ?? '', formatDiscoveryPorts(o.ports), formatDiscoveryEndpoints(o.endpoints), age(o, now)],
+  },
 };
+
+/** listWithMoreString is upstream's: the first `max` joined by commas, then ` + N more...`; `<unset>` when empty. */
+function listWithMoreString(list: string[], more: boolean, count: number, max: number): string {
+  const ret = list.join(',');
+  if (more) return `${ret} + ${count - max} more...`;
+  return ret || '<unset>';
+}
+
+/** formatDiscoveryPorts is the EndpointSlice PORTS cell: port numbers (a name, or `*` for all ports), at most 3. */
+function formatDiscoveryPorts(ports: { port?: number | null; name?: string | null }[] | undefined): string {
+  const list: string[] = [];
+  let more = false;
+  let count = 0;
+  for (const p of ports ?? []) {
+    if (list.length < 3) list.push(p.port !== undefined && p.port !== null ? String(p.port) : p.name !== undefined && p.name !== null ? p.name : '*');
+    else more = true;
+    count++;
+  }
+  return listWithMoreString(list, more, count, 3);
+}
+
+/** formatDiscoveryEndpoints is the ENDPOINTS cell: the first 3 addresses over all endpoints, then ` + N more...`. */
+function formatDiscoveryEndpoints(endpoints: { addresses?: string[] }[] | undefined): string {
+  const list: string[] = [];
+  let more = false;
+  let count = 0;
+  for (const ep of endpoints ?? []) {
+    for (const a of ep.addresses ?? []) {
+      if (list.length < 3) list.push(a);
+      else more = true;
+      count++;
+    }
+  }
+  return listWithMoreString(list, more, count, 3);
+}
 
 /** createdAt is the default table's cell: RFC 3339 in UTC, whole seconds; a missing time is Go's zero time. */
 function createdAt(ts: string | null | undefined): string {

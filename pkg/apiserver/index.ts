@@ -9,15 +9,15 @@ import { VERSION } from '../api/version.ts';
 import type { KubeObject } from '../api/types.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import { tableFor } from '../api/tables.ts';
-import { applyJsonPatch, applyMergePatch } from '../api/patch.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
 import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
 import { aggregatedDiscoveryVersion, decodeBody, mediaType, responseShape, type ResponseShape } from './negotiate.ts';
 import { openapiRoot, openapiGroupVersion, openapiV2, OPENAPI_V2_PROTOBUF } from './openapi.ts';
-import { Registry, withTypeMeta, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
+import { Registry, deleteOptionsFrom, withTypeMeta, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
 import { NodeProxy } from './nodeproxy.ts';
+import type { CacheTarget } from './watchcache.ts';
 
 export { Registry } from './registry.ts';
 
@@ -33,6 +33,12 @@ export interface ApiServerOptions {
   advertiseAddress?: string;
   /** the bearer token presented to node agents when proxying logs/exec/port-forward */
   kubeletToken?: string;
+  /** --event-ttl: Events whose last activity is older are deleted (default 1 h) */
+  eventTtlMs?: number;
+  /** --default-not-ready-toleration-seconds (DefaultTolerationSeconds admission; default 30, upstream 300) */
+  defaultNotReadyTolerationSeconds?: number;
+  /** --default-unreachable-toleration-seconds (default 30, upstream 300) */
+  defaultUnreachableTolerationSeconds?: number;
 }
 
 export interface ApiServer {
@@ -47,8 +53,13 @@ const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024;
 /** createApiServer wires the registry over the store into a fastify app; call listen() to serve. */
 export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const log = opts.logger;
-  const registry = new Registry(opts.store, log.child({ component: 'registry' }));
+  const registry = new Registry(opts.store, log.child({ component: 'registry' }), {
+    defaultNotReadyTolerationSeconds: opts.defaultNotReadyTolerationSeconds,
+    defaultUnreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
+  });
+  registry.watchCacheOptions = { watcherQueueBytes: WATCH_BUFFER_LIMIT };
   await registry.start();
+  const eventSweep = startEventSweep(registry, opts.eventTtlMs ?? DEFAULT_EVENT_TTL_MS, log);
   const nodeProxy = new NodeProxy(registry, opts.tls.caCertPem, log.child({ component: 'nodeproxy' }));
   nodeProxy.kubeletToken = opts.kubeletToken ?? '';
   const openWatches = new Set<() => void>();
@@ -188,6 +199,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
           fieldSelector,
           limit: paged ? LIST_PAGE : limit && limit > 0 ? limit : undefined,
           continue: q.get('continue') ?? undefined,
+          resourceVersion: q.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
         });
         if (paged && r.continue) {
           const head = JSON.stringify({ kind: info.listKind, apiVersion: apiVersionOf(info), metadata: listMeta(String(r.revision)) });
@@ -222,38 +235,18 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
     // scale subresource: autoscaling/v1 Scale view
     if (sub === 'scale') {
-      if (method === 'GET') return json(reply, 200, registry.toScale(info, await registry.get(info, ns, name)));
+      if (method === 'GET') return json(reply, 200, await registry.getScale(info, ns, name));
       if (method === 'PUT') {
         const b = body() as KubeObject;
         return json(reply, 200, await registry.updateScale(info, ns, name, () => b, wopts));
       }
-      if (method === 'PATCH') {
-        const type = patchType(req.headers['content-type']);
-        const p = body();
-        const scale = await registry.updateScale(info, ns, name, (cur) => patchScale(cur, type, p), wopts);
-        return json(reply, 200, scale);
-      }
+      if (method === 'PATCH') return json(reply, 200, await registry.patchScale(info, ns, name, patchType(req.headers['content-type']), body(), wopts));
       throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
     }
     if (sub === 'binding' || sub === 'eviction') {
       if (method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-      const b = body() as KubeObject;
-      if (sub === 'binding') {
-        const target = b?.target;
-        if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name' }]);
-        // one write sets the node and the PodScheduled condition, as upstream's binding storage does
-        await registry.guaranteedUpdate(info, ns, name, wopts, 'binding', undefined, (cur) => {
-          if (cur.metadata.deletionTimestamp) throw errors.conflict({ group: '', resource: 'pods' }, name, `pod ${name} is being deleted, cannot be assigned to a host`);
-          if (cur.spec?.nodeName) throw errors.conflict({ group: '', resource: 'pods' }, name, `pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
-          cur.spec.nodeName = target.name;
-          const conds = (cur.status?.conditions ?? []).filter((c: any) => c.type !== 'PodScheduled');
-          conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
-          cur.status = { ...(cur.status ?? {}), conditions: conds };
-          return cur;
-        });
-        return json(reply, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
-      }
-      await registry.delete(info, ns, name, deleteOptionsFrom(b?.deleteOptions ?? {}, q));
+      if (sub === 'binding') await registry.bind(ns!, name, body(), wopts);
+      else await registry.evict(ns!, name, body(), wopts.dryRun);
       return json(reply, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
     if (sub === 'proxy') throw errors.notFoundPath();
@@ -267,10 +260,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
         return reply200(200, await registry.get(info, ns, name));
       }
       case 'PUT': {
-        const b = body();
-        const s = sub === 'finalize' ? 'finalize' : sub;
-        const updated = await registry.update(info, ns, name, b, wopts, s === 'finalize' ? undefined : s);
-        return reply200(200, updated);
+        return reply200(200, await registry.update(info, ns, name, body(), wopts, sub));
       }
       case 'PATCH': {
         const type = patchType(req.headers['content-type']);
@@ -312,24 +302,33 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const write = (type: string, object: unknown) => {
       if (closed) return;
       res.write(JSON.stringify({ type, object }) + '\n');
-      if (res.writableLength > WATCH_BUFFER_LIMIT) {
-        log.warn({ resource: info.resource }, 'watcher too slow; closing its stream');
-        finish();
-      }
     };
     const render = (obj: KubeObject) => (shape === 'table' ? tableFor(info, [obj], { now: new Date(), includeObject: includeObject(q) }) : shape === 'partial-metadata' ? partialMetadata(obj) : obj);
+    // JSON watchers write the cache's shared line; tables and metadata-only shapes render their own. The response's
+    // unsent bytes are this watcher's queue: the cache closes the stream when they pass its bound (WATCH_BUFFER_LIMIT).
+    const target: CacheTarget = {
+      deliver: (d) => {
+        if (closed) return 0;
+        res.write(shape === 'object' ? d.line() : JSON.stringify({ type: d.type, object: render(d.object()) }) + '\n');
+        return res.writableLength;
+      },
+      close: () => finish(),
+    };
+    let bookmarkRevision = () => 0;
     const started = Date.now();
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     timers.push(setTimeout(finish, (timeout > 0 ? timeout : 1800 + Math.random() * 1800) * 1000));
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const sendInitialEvents = q.get('sendInitialEvents') === 'true';
+    // a bookmark carries the newest revision whose events this watcher has all been sent, never the store's newest
     const bookmark = (annotations?: Record<string, string>) =>
-      write('BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(registry.store.revision()), ...(annotations ? { annotations } : {}) } });
+      write('BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(bookmarkRevision()), ...(annotations ? { annotations } : {}) } });
     registry
-      .watch(info, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, resourceVersion: q.get('resourceVersion') ?? undefined, sendInitialEvents }, (ev) => write(ev.type, render(ev.object)))
+      .watchShared(info, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, resourceVersion: q.get('resourceVersion') ?? undefined, sendInitialEvents }, target)
       .then((w) => {
         if (closed) return w.stop();
         stop = w.stop;
+        bookmarkRevision = w.bookmarkRevision;
         if (sendInitialEvents && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
         if (bookmarks) timers.push(setInterval(() => bookmark(), 10_000));
         // upstream's cacher also bookmarks 2 s before the watch's deadline, so a resumed watch starts from there
@@ -379,6 +378,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       return { port: bound };
     },
     async close() {
+      clearInterval(eventSweep);
       for (const f of [...openWatches]) f();
       registry.stop();
       await app.close();
@@ -389,8 +389,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 const LIST_PAGE = 500;
 
 /**
- * streamList writes a list page by page, waiting for the socket between pages. The list's resourceVersion is the
- * first page's; later pages may show newer states, which a watch from that version replays harmlessly.
+ * streamList writes a list page by page, waiting for the socket between pages. Every page is read at the first
+ * page's revision (the continue token carries it), so the whole list is one consistent state at its resourceVersion;
+ * if that revision is compacted mid-way the response is cut off rather than finished inconsistent.
  */
 async function streamList(reply: FastifyReply, head: string, first: string[], cont: string | undefined, next: (cont: string) => Promise<{ items: string[]; continue?: string }>): Promise<void> {
   reply.hijack();
@@ -463,16 +464,8 @@ function patchType(contentType: string | undefined): PatchType {
   }
 }
 
-function patchScale(cur: KubeObject, type: PatchType, p: unknown): KubeObject {
-  // Scale has no strategic metadata; strategic and merge behave alike here.
-  if (type === 'json') return applyJsonPatch(cur, p);
-  if (type === 'apply') throw errors.unsupportedMediaType('application/apply-patch+yaml');
-  return applyMergePatch(cur, p);
-}
-
-
 function deleteOptions(req: FastifyRequest, q: URLSearchParams): DeleteOptions {
-  let b: any = {};
+  let b: unknown = {};
   const raw = req.body as Buffer | undefined;
   if (raw && raw.length) {
     try {
@@ -484,20 +477,20 @@ function deleteOptions(req: FastifyRequest, q: URLSearchParams): DeleteOptions {
   return deleteOptionsFrom(b, q);
 }
 
-function deleteOptionsFrom(b: any, q: URLSearchParams): DeleteOptions {
-  const grace = q.get('gracePeriodSeconds') ?? b.gracePeriodSeconds;
-  let policy = q.get('propagationPolicy') ?? b.propagationPolicy;
-  if (policy === undefined && (q.get('orphanDependents') ?? b.orphanDependents) !== undefined) {
-    policy = String(q.get('orphanDependents') ?? b.orphanDependents) === 'true' ? 'Orphan' : 'Background';
-  }
-  if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
-    throw errors.invalid('', 'DeleteOptions', '', [{ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, supported: ['Foreground', 'Background', 'Orphan'] }]);
-  }
-  const dryRun = q.getAll('dryRun').includes('All') || (Array.isArray(b.dryRun) && b.dryRun.includes('All'));
-  return {
-    gracePeriodSeconds: grace === undefined || grace === null ? undefined : Number(grace),
-    propagationPolicy: policy,
-    preconditions: b.preconditions,
-    dryRun,
-  };
+const DEFAULT_EVENT_TTL_MS = 60 * 60 * 1000;
+
+/** startEventSweep deletes expired Events every quarter TTL (at most every minute, at least every 250 ms). */
+function startEventSweep(registry: Registry, ttlMs: number, log: Logger): NodeJS.Timeout {
+  let running = false;
+  const t = setInterval(() => {
+    if (running) return;
+    running = true;
+    registry
+      .sweepExpiredEvents(ttlMs)
+      .then((n) => n && log.debug({ removed: n }, 'expired events deleted'))
+      .catch((err) => log.warn({ err }, 'event sweep failed'))
+      .finally(() => (running = false));
+  }, Math.min(60_000, Math.max(250, ttlMs / 4)));
+  t.unref();
+  return t;
 }

@@ -2,13 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
-import { RESOURCES, apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
+import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf } from '../api/kinds/index.ts';
+import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
-import { ServiceAllocator } from './allocators.ts';
+import { WatchCache, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
+import { ServiceAllocator, type Allocation } from './allocators.ts';
+import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
+import type { Eviction } from 'kubernetes-types/policy/v1.js';
 import { findUnknownFields } from './schema.ts';
 
 /** RequestOptions are the per-request knobs of a write (query parameters). */
@@ -34,6 +37,27 @@ export interface ListQuery {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
+  /** '' or undefined = most recent (consistent); '0' = any (served from the watch cache); a number = see the match */
+  resourceVersion?: string;
+  /** with a numeric resourceVersion: 'Exact' reads the state as of it; 'NotOlderThan' (default) the newest */
+  resourceVersionMatch?: string;
+}
+
+/** WatchQuery is a watch's selection and starting point. */
+export interface WatchQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  sendInitialEvents?: boolean;
+}
+
+/** RawList is a list as stored JSON texts (objects carry apiVersion and kind when `typed`). */
+export interface RawList {
+  items: string[];
+  revision: number;
+  continue?: string;
+  remaining?: number;
+  parsed?: KubeObject[];
 }
 
 /** Selection is a parsed label + field selector. */
@@ -61,22 +85,34 @@ function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** RegistryOptions are the API server's semantic knobs (upstream flags in the comments). */
+export interface RegistryOptions {
+  /** --default-not-ready-toleration-seconds: DefaultTolerationSeconds admission (default 30; upstream 300) */
+  defaultNotReadyTolerationSeconds?: number;
+  /** --default-unreachable-toleration-seconds (default 30; upstream 300) */
+  defaultUnreachableTolerationSeconds?: number;
+}
+
 /** Registry implements the API's object semantics; the HTTP layer only parses and renders. */
 export class Registry {
   readonly store: Store;
   readonly allocator = new ServiceAllocator();
   private readonly log: Logger;
-  private readonly terminating = new Set<string>();
+  private readonly options: Required<RegistryOptions>;
   /** namespaces: name → phase, kept current by a store watch (saves a read on every namespaced create) */
   private readonly namespaces = new Map<string, 'Active' | 'Terminating'>();
   private namespaceWatch: { stop(): void } | undefined;
 
-  constructor(store: Store, log: Logger) {
+  constructor(store: Store, log: Logger, options: RegistryOptions = {}) {
     this.store = store;
     this.log = log;
+    this.options = { defaultNotReadyTolerationSeconds: 30, defaultUnreachableTolerationSeconds: 30, ...stripUndefined(options) };
   }
 
-  /** start loads allocator state, creates the built-in namespaces and resumes unfinished namespace deletions. */
+  /**
+   * start loads the allocations and creates the built-in namespaces. Emptying terminating namespaces is the
+   * namespace controller's job (pkg/controllers/namespace).
+   */
   async start(): Promise<void> {
     const nsList = await this.store.list('namespaces');
     for (const raw of nsList.items) this.trackNamespace(JSON.parse(raw));
@@ -85,17 +121,15 @@ export class Registry {
       else this.trackNamespace(ev.object);
     });
     const services = await this.store.list('services');
-    this.allocator.load(services.items.map((s) => JSON.parse(s)));
+    await this.allocator.start(this.store, services.items.map((s) => JSON.parse(s) as KubeObject), this.log);
     const nsInfo = lookupKind('v1', 'Namespace')!;
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       if (!(await this.store.get('namespaces', '', name))) {
-        await this.create(nsInfo, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
+        await this.create(nsInfo, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {}).catch((e) => {
+          // another API server on the same store made it first
+          if (!(e instanceof ApiError && e.code === 409)) throw e;
+        });
       }
-    }
-    const all = await this.store.list('namespaces');
-    for (const raw of all.items) {
-      const ns = JSON.parse(raw) as KubeObject;
-      if (ns.metadata.deletionTimestamp) this.finalizeNamespace(ns.metadata.name!);
     }
   }
 
@@ -104,7 +138,9 @@ export class Registry {
   }
 
   stop(): void {
+    this.stopCaches();
     this.namespaceWatch?.stop();
+    this.allocator.stop();
   }
 
   /**
@@ -137,6 +173,33 @@ export class Registry {
     return withTypeMeta(info, obj);
   }
 
+  /** the watch caches, one per resource, made on first use; `watchCacheOptions` applies to those made after it is set */
+  private readonly caches = new Map<string, WatchCache>();
+  watchCacheOptions: WatchCacheOptions = {};
+
+  /** cacheFor returns the resource's watch cache, filled. */
+  async cacheFor(info: ResourceInfo): Promise<WatchCache> {
+    const key = storeKey(info);
+    let c = this.caches.get(key);
+    if (!c) {
+      c = new WatchCache(this.store, info, { log: this.log, ...this.watchCacheOptions });
+      this.caches.set(key, c);
+    }
+    try {
+      await c.ready();
+    } catch (e) {
+      if (this.caches.get(key) === c) this.caches.delete(key);
+      throw e;
+    }
+    return c;
+  }
+
+  /** stopCaches ends every watch cache's store watch. */
+  stopCaches(): void {
+    for (const c of this.caches.values()) c.stop();
+    this.caches.clear();
+  }
+
   parseSelection(info: ResourceInfo, q: { labelSelector?: string; fieldSelector?: string }): Selection {
     const labels = q.labelSelector ? parseLabelSelector(q.labelSelector) : [];
     const fields = q.fieldSelector ? parseFieldSelector(q.fieldSelector) : [];
@@ -151,24 +214,36 @@ export class Registry {
   }
 
   /**
-   * listRaw returns stored JSON strings matching the selection. Field selectors need the parsed object,
-   * label selectors run in the store on the labels column.
+   * listRaw returns stored JSON strings matching the selection, as upstream serves lists: resourceVersion=0 from the
+   * watch cache (whole, limit ignored), an exact-match selector on an indexed field (pods by spec.nodeName) from the
+   * cache's index once it has caught up with the store, everything else from the store — at the newest revision, at
+   * an exact one, or at the continue token's, so every page of one list shows one revision.
    */
-  async listRaw(info: ResourceInfo, namespace: string | undefined, q: ListQuery): Promise<{ items: string[]; revision: number; continue?: string; remaining?: number; parsed?: KubeObject[] }> {
+  async listRaw(info: ResourceInfo, namespace: string | undefined, q: ListQuery): Promise<RawList> {
     const sel = this.parseSelection(info, q);
-    const labelFilter = sel.labels.length ? (l: Record<string, string>) => matchLabels(sel.labels, l) : undefined;
     const ns = info.namespaced ? namespace : undefined;
-    if (!sel.fields.length) {
-      return this.store.list(storeKey(info), { namespace: ns, labelFilter, limit: q.limit, continue: q.continue }).catch(mapContinueError);
+    const rv = q.resourceVersion ?? '';
+    const exact = checkListVersion(rv, q.resourceVersionMatch, q.continue);
+    const limit = q.limit !== undefined && q.limit > 0 ? q.limit : undefined;
+    if (!q.continue && exact === undefined) {
+      const fromCache = await this.listFromCache(info, ns, sel, rv, limit);
+      if (fromCache) return fromCache;
     }
-    // With a field selector the limit applies after filtering: page through the store.
+    const key = storeKey(info);
+    const labelFilter = sel.labels.length ? (l: Record<string, string>) => matchLabels(sel.labels, l) : undefined;
+    if (exact === undefined && rv !== '' && rv !== '0' && !q.continue) this.notOlderThan(rv);
+    const paging = q.continue !== undefined && q.continue !== '';
+    if (!sel.fields.length) {
+      return this.store.list(key, { namespace: ns, labelFilter, limit, continue: q.continue, revision: exact }).catch((e) => mapListError(e, paging));
+    }
+    // With a field selector the limit applies after filtering: page through the store (one revision throughout).
     const parsed: KubeObject[] = [];
     const items: string[] = [];
     let cont = q.continue;
-    let revision = 0;
+    let at = exact;
     for (;;) {
-      const page = await this.store.list(storeKey(info), { namespace: ns, labelFilter, limit: 2000, continue: cont }).catch(mapContinueError);
-      revision = revision || page.revision;
+      const page = await this.store.list(key, { namespace: ns, labelFilter, limit: 2000, continue: cont, revision: at }).catch((e) => mapListError(e, paging || at !== exact));
+      at = page.revision;
       for (const raw of page.items) {
         const obj = JSON.parse(raw) as KubeObject;
         if (matchFields(sel.fields, fieldsOf(info, obj))) {
@@ -179,7 +254,33 @@ export class Registry {
       cont = page.continue;
       if (!cont) break;
     }
-    return { items, parsed, revision };
+    return { items, parsed, revision: at! };
+  }
+
+  /** notOlderThan checks a NotOlderThan resourceVersion against the store: one from the future is 504, as upstream. */
+  private notOlderThan(rv: string): void {
+    const want = Number(rv);
+    const have = this.store.revision();
+    if (want > have) throw errors.timeout(`Too large resource version: ${want}, current: ${have}`);
+  }
+
+  /**
+   * listFromCache serves RV=0 lists and indexed-field lists from the watch cache; undefined = ask the store (no index
+   * to use, the cache did not catch up in time, or more items than `limit` allows in one page).
+   */
+  private async listFromCache(info: ResourceInfo, ns: string | undefined, sel: Selection, rv: string, limit: number | undefined): Promise<RawList | undefined> {
+    const any = rv === '0';
+    const cacheable = (c: WatchCache | undefined) => any || c?.indexedValue(sel.fields) !== undefined;
+    if (!any && (info.group !== '' || info.resource !== 'pods' || !sel.fields.length)) return undefined;
+    const cache = await this.cacheFor(info);
+    if (!cacheable(cache)) return undefined;
+    if (!any) {
+      const want = rv === '' ? this.store.revision() : Number(rv);
+      if (!(await cache.waitFresh(want))) return undefined;
+    }
+    const r = cache.list({ namespace: ns, labels: sel.labels, fields: sel.fields });
+    if (!any && limit !== undefined && r.items.length > limit) return undefined;
+    return r;
   }
 
   async list(info: ResourceInfo, namespace: string | undefined, q: ListQuery): Promise<{ items: KubeObject[]; revision: number; continue?: string; remaining?: number }> {
@@ -206,21 +307,38 @@ export class Registry {
     else delete meta.generation;
     this.prepareForCreate(info, obj);
     applyDefaults(info, obj);
+    this.admit(info, obj);
     this.throwIfInvalid(info, obj, validate(info, obj));
     if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
-    let undo: (() => void) | undefined;
-    if (info.kind === 'Service') undo = this.allocator.allocate(obj);
-    if (opts.dryRun) {
-      undo?.();
-      return withTypeMeta(info, obj);
+    let allocation: Allocation | undefined;
+    if (info.kind === 'Service') {
+      // a name already taken is refused before anything is claimed
+      if (!opts.dryRun && (await this.store.get(storeKey(info), meta.namespace ?? '', meta.name!))) throw errors.alreadyExists(gr(info), meta.name!);
+      allocation = await this.allocator.allocate(obj, undefined, opts.dryRun);
     }
+    if (opts.dryRun) return withTypeMeta(info, obj);
     try {
       return withTypeMeta(info, await this.store.create(storeKey(info), obj));
     } catch (e) {
-      undo?.();
+      await allocation?.undo();
       if (e instanceof StoreError && e.code === 'AlreadyExists') throw errors.alreadyExists(gr(info), meta.name!);
       throw e;
     }
+  }
+
+  /**
+   * admit runs the mutating admission upstream applies on create after defaulting: DefaultTolerationSeconds gives
+   * every pod NoExecute tolerations for the not-ready and unreachable taints unless it already tolerates them.
+   */
+  private admit(info: ResourceInfo, obj: KubeObject): void {
+    if (info.kind !== 'Pod' || !obj.spec || typeof obj.spec !== 'object') return;
+    const tolerations: Toleration[] = Array.isArray(obj.spec.tolerations) ? obj.spec.tolerations : [];
+    const add = [
+      { key: 'node.kubernetes.io/not-ready', seconds: this.options.defaultNotReadyTolerationSeconds },
+      { key: 'node.kubernetes.io/unreachable', seconds: this.options.defaultUnreachableTolerationSeconds },
+    ].filter(({ key }) => !tolerations.some((t) => (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect)));
+    if (!add.length) return;
+    obj.spec.tolerations = [...tolerations, ...add.map(({ key, seconds }): Toleration => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: seconds }))];
   }
 
   /** checkBody validates the envelope of a write: kind, apiVersion, namespace and unknown fields. */
@@ -290,7 +408,12 @@ export class Registry {
   }
 
   private async requireNamespace(name: string): Promise<void> {
-    const state = this.namespaces.get(name);
+    let state = this.namespaces.get(name);
+    if (state === undefined) {
+      // the watch may lag a namespace just made (by this server or another): ask the store
+      const ns = await this.store.get('namespaces', '', name);
+      if (ns) state = ns.metadata.deletionTimestamp ? 'Terminating' : 'Active';
+    }
     if (state === undefined) throw errors.notFound({ group: '', resource: 'namespaces' }, name);
     if (state === 'Terminating') {
       throw errors.forbidden(`unable to create new content in namespace ${name} because it is being terminated`, {
@@ -407,31 +530,30 @@ export class Registry {
       // Finalizers gone on an object being deleted: the update completes the deletion.
       if (old.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && this.readyToVanish(info, next)) {
         if (opts.dryRun) return next;
+        let gone: KubeObject;
         try {
-          const gone = await this.store.delete(key, ns, name, Number(cur.metadata.resourceVersion));
-          this.afterDelete(info, gone);
-          return withTypeMeta(info, gone);
+          gone = await this.store.delete(key, ns, name, Number(cur.metadata.resourceVersion));
         } catch (e) {
           if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
           throw mapStoreError(e, info, name);
         }
+        await this.afterDelete(info, gone);
+        return withTypeMeta(info, gone);
       }
       if (unchanged(old, next)) return old;
-      let undo: (() => void) | undefined;
-      if (info.kind === 'Service') undo = this.allocator.allocate(next, old);
-      if (opts.dryRun) {
-        undo?.();
-        return next;
-      }
+      let allocation: Allocation | undefined;
+      if (info.kind === 'Service') allocation = await this.allocator.allocate(next, old, opts.dryRun);
+      if (opts.dryRun) return next;
+      let saved: KubeObject;
       try {
-        const saved = await this.store.update(key, next, Number(cur.metadata.resourceVersion));
-        if (info.kind === 'Service') this.allocator.release(old, saved);
-        return withTypeMeta(info, saved);
+        saved = await this.store.update(key, next, Number(cur.metadata.resourceVersion));
       } catch (e) {
-        undo?.();
+        await allocation?.undo();
         if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
         throw mapStoreError(e, info, name);
       }
+      if (info.kind === 'Service') await this.allocator.release(old, saved).catch((e) => this.log.warn({ err: e, service: name }, 'releasing allocations failed'));
+      return withTypeMeta(info, saved);
     }
   }
 
@@ -453,12 +575,23 @@ export class Registry {
       const out = clone(old);
       out.spec = { ...out.spec, nodeName: next.spec?.nodeName };
       out.status = { ...(out.status ?? {}), conditions: next.status?.conditions };
+      if (next.metadata.annotations) out.metadata.annotations = next.metadata.annotations;
       return out;
+    }
+    if (subresource === 'finalize') {
+      // namespaces/finalize writes spec.finalizers and nothing else (upstream's namespaceFinalizeStrategy)
+      const out = clone(old);
+      out.spec = { ...(out.spec ?? {}), finalizers: next.spec?.finalizers ?? [] };
+      return this.validated(info, old, out);
     }
     if (subresource === 'status') {
       const out = clone(old);
       out.status = next.status;
-      // status writers may touch labels/annotations only through the main resource
+      // status writers touch labels only through the main resource; annotations where the kind's strategy allows
+      if (statusKeepsAnnotations(info)) {
+        if (next.metadata?.annotations === undefined) delete out.metadata.annotations;
+        else out.metadata.annotations = next.metadata.annotations;
+      }
       return this.validated(info, old, out);
     }
     m.name = om.name;
@@ -475,6 +608,8 @@ export class Registry {
       if (old.status === undefined) delete next.status;
       else next.status = old.status;
     }
+    // a Namespace's spec.finalizers change only through namespaces/finalize
+    if (info.kind === 'Namespace') next.spec = { ...(next.spec ?? {}), finalizers: old.spec?.finalizers ?? [] };
     if (GENERATION_KINDS.has(info.kind)) {
       m.generation = om.generation ?? 1;
       if (isSpecChange(info, old, next)) m.generation = (om.generation ?? 1) + 1;
@@ -533,6 +668,89 @@ export class Registry {
     return this.toScale(info, saved);
   }
 
+  /** getScale is GET …/{name}/scale. */
+  async getScale(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
+    return this.toScale(info, await this.get(info, namespace, name));
+  }
+
+  /** patchScale is PATCH …/{name}/scale: Scale has no strategic metadata, so strategic and merge behave alike. */
+  async patchScale(info: ResourceInfo, namespace: string | undefined, name: string, type: PatchType, patchBody: unknown, opts: WriteOptions): Promise<KubeObject> {
+    if (type === 'apply') throw errors.unsupportedMediaType('application/apply-patch+yaml');
+    return this.updateScale(info, namespace, name, (cur) => (type === 'json' ? applyJsonPatch(cur, patchBody) : applyMergePatch(cur, patchBody)), opts);
+  }
+
+  /**
+   * bind is POST pods/{name}/binding: one write sets spec.nodeName, the Binding's annotations and the PodScheduled
+   * condition (upstream's BindingREST). The Binding's metadata.uid / resourceVersion are preconditions; a pod
+   * already assigned or being deleted is a Conflict on pods/binding.
+   */
+  async bind(namespace: string, name: string, body: unknown, opts: WriteOptions): Promise<void> {
+    const b = (body ?? {}) as Omit<Binding, 'kind'> & { kind?: string };
+    if (typeof b !== 'object' || Array.isArray(b)) throw errors.badRequest('Binding in version "v1" cannot be handled as a Binding: the body must be a JSON object');
+    if (b.kind !== undefined && b.kind !== '' && b.kind !== 'Binding') throw errors.badRequest(`Binding in version "v1" cannot be handled as a Binding: the object provided is unrecognized (must be of type Binding): kind "${b.kind}"`);
+    const meta = b.metadata ?? {};
+    if (meta.name !== undefined && meta.name !== name) throw errors.badRequest('name in URL does not match name in Binding object');
+    const errs: FieldError[] = [];
+    if (b.target?.kind && b.target.kind !== 'Node') errs.push(field.notSupported('target.kind', b.target.kind, ['Node', '<empty>']));
+    if (!b.target?.name) errs.push(field.required('target.name'));
+    if (errs.length) throw errors.invalid('', 'Binding', name, errs);
+    const info = lookupKind('v1', 'Pod')!;
+    const rv = meta.resourceVersion ? Number(meta.resourceVersion) : undefined;
+    const bindingGr = { group: '', resource: 'pods/binding' };
+    await this.guaranteedUpdate(info, namespace, name, opts, 'binding', rv, (cur) => {
+      if (cur.metadata.deletionTimestamp) throw errors.conflict(bindingGr, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (cur.spec?.nodeName) throw errors.conflict(bindingGr, name, `pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
+      cur.spec.nodeName = b.target!.name;
+      if (meta.annotations && Object.keys(meta.annotations).length) cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), ...meta.annotations };
+      const conds = ((cur.status?.conditions ?? []) as PodCondition[]).filter((c) => c.type !== 'PodScheduled');
+      conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null as unknown as undefined, lastTransitionTime: now() });
+      cur.status = { ...(cur.status ?? {}), conditions: conds };
+      return cur;
+    }, meta.uid || undefined);
+  }
+
+  /**
+   * evict is POST pods/{name}/eviction (policy/v1 Eviction). Without PodDisruptionBudgets it is a delete with the
+   * Eviction's deleteOptions; a missing pod is NotFound.
+   */
+  async evict(namespace: string, name: string, body: unknown, dryRun = false): Promise<void> {
+    const e = (body ?? {}) as Omit<Eviction, 'kind'> & { kind?: string };
+    if (typeof e !== 'object' || Array.isArray(e)) throw errors.badRequest('Eviction in version "v1" cannot be handled as a Eviction: the body must be a JSON object');
+    if (e.kind !== undefined && e.kind !== '' && e.kind !== 'Eviction') throw errors.badRequest(`Eviction in version "v1" cannot be handled as a Eviction: the object provided is unrecognized (must be of type Eviction): kind "${e.kind}"`);
+    if (e.metadata?.name !== undefined && e.metadata.name !== name) throw errors.badRequest('name in URL does not match name in Eviction object');
+    const opts = deleteOptionsFrom(e.deleteOptions ?? {});
+    if (dryRun) opts.dryRun = true;
+    await this.delete(lookupKind('v1', 'Pod')!, namespace, name, opts);
+  }
+
+  /**
+   * sweepExpiredEvents deletes Events whose last activity (lastTimestamp, eventTime, series.lastObservedTime or
+   * creationTimestamp) is older than `ttlMs` (upstream keeps events in etcd with a lease of --event-ttl).
+   * Returns how many went.
+   */
+  async sweepExpiredEvents(ttlMs: number, nowMs = Date.now()): Promise<number> {
+    let removed = 0;
+    let cont: string | undefined;
+    do {
+      const page = await this.store.list('events', { limit: 500, continue: cont }).catch(() => undefined);
+      if (!page) break;
+      for (const raw of page.items) {
+        const ev = JSON.parse(raw) as KubeObject;
+        const times = [ev.lastTimestamp, ev.eventTime, ev.series?.lastObservedTime, ev.metadata.creationTimestamp].map((t) => (typeof t === 'string' ? Date.parse(t) : NaN)).filter((t) => !Number.isNaN(t));
+        const last = times.length ? Math.max(...times) : nowMs;
+        if (nowMs - last < ttlMs) continue;
+        try {
+          await this.store.delete('events', ev.metadata.namespace ?? '', ev.metadata.name!, Number(ev.metadata.resourceVersion));
+          removed++;
+        } catch {
+          /* changed or gone meanwhile: the next sweep looks again */
+        }
+      }
+      cont = page.continue;
+    } while (cont);
+    return removed;
+  }
+
   // ---- delete ----
 
   async delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions): Promise<KubeObject> {
@@ -566,15 +784,25 @@ export class Registry {
           throw errors.forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
         }
         if (m.deletionTimestamp) return withTypeMeta(info, cur);
-        m.deletionTimestamp = now();
-        m.deletionGracePeriodSeconds = 0;
-        next.status = { ...(next.status ?? {}), phase: 'Terminating' };
-        if (opts.dryRun) return withTypeMeta(info, next);
-        const saved = await this.store.update(key, next, Number(cur.metadata.resourceVersion)).catch((e) => {
-          throw mapStoreError(e, info, name);
-        });
-        this.finalizeNamespace(name);
-        return withTypeMeta(info, saved);
+        // upstream's namespace REST: without finalizers it goes at once, else it turns Terminating and the namespace
+        // controller empties it and removes the `kubernetes` finalizer through namespaces/finalize
+        if (cur.spec?.finalizers?.length || m.finalizers?.length) {
+          m.deletionTimestamp = now();
+          m.deletionGracePeriodSeconds = 0;
+          if (opts.propagationPolicy === 'Orphan' && !m.finalizers?.includes('orphan')) m.finalizers = [...(m.finalizers ?? []), 'orphan'];
+          next.status = { ...(next.status ?? {}), phase: 'Terminating' };
+          if (opts.dryRun) return withTypeMeta(info, next);
+          let saved: KubeObject;
+          try {
+            saved = await this.store.update(key, next, Number(cur.metadata.resourceVersion));
+          } catch (e) {
+            if (e instanceof StoreError && e.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES) continue;
+            throw mapStoreError(e, info, name);
+          }
+          // refuse new content from now on, not only once the namespace watch catches up
+          this.trackNamespace(saved);
+          return withTypeMeta(info, saved);
+        }
       }
       const policy = opts.propagationPolicy;
       const finalizers = new Set<string>(m.finalizers ?? []);
@@ -597,14 +825,15 @@ export class Registry {
         }
       }
       if (opts.dryRun) return withTypeMeta(info, cur);
+      let gone: KubeObject;
       try {
-        const gone = await this.store.delete(key, ns, name, Number(cur.metadata.resourceVersion));
-        this.afterDelete(info, gone);
-        return withTypeMeta(info, gone);
+        gone = await this.store.delete(key, ns, name, Number(cur.metadata.resourceVersion));
       } catch (e) {
         if (e instanceof StoreError && e.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES) continue;
         throw mapStoreError(e, info, name);
       }
+      await this.afterDelete(info, gone);
+      return withTypeMeta(info, gone);
     }
   }
 
@@ -624,8 +853,9 @@ export class Registry {
     return true;
   }
 
-  private afterDelete(info: ResourceInfo, gone: KubeObject): void {
-    if (info.kind === 'Service') this.allocator.release(gone);
+  /** afterDelete frees what the object held outside itself (a Service's ClusterIP and NodePorts). */
+  private async afterDelete(info: ResourceInfo, gone: KubeObject): Promise<void> {
+    if (info.kind === 'Service') await this.allocator.release(gone).catch((e) => this.log.warn({ err: e, service: gone.metadata.name }, 'releasing allocations failed'));
   }
 
   async deleteCollection(info: ResourceInfo, namespace: string | undefined, q: ListQuery, opts: DeleteOptions): Promise<KubeObject[]> {
@@ -641,103 +871,119 @@ export class Registry {
     return out;
   }
 
-  /**
-   * finalizeNamespace empties a terminating namespace (as upstream's namespace controller does), then
-   * removes the `kubernetes` finalizer so the namespace goes. Runs until done; survives restarts via start().
-   */
-  finalizeNamespace(name: string): void {
-    if (this.terminating.has(name)) return;
-    this.terminating.add(name);
-    const run = async () => {
-      for (let round = 0; ; round++) {
-        try {
-          let remaining = 0;
-          for (const info of namespacedInDeletionOrder()) {
-            const { items } = await this.list(info, name, {});
-            remaining += items.length;
-            for (const item of items) {
-              if (item.metadata.deletionTimestamp && info.kind !== 'Pod') continue;
-              await this.delete(info, name, item.metadata.name!, { propagationPolicy: 'Background' }).catch((e) => {
-                if (!(e instanceof ApiError && e.code === 404)) throw e;
-              });
-            }
-          }
-          if (remaining === 0) {
-            const cur = await this.store.get('namespaces', '', name);
-            if (!cur) break;
-            const next = clone(cur);
-            next.spec = { ...(next.spec ?? {}), finalizers: [] };
-            if (next.metadata.finalizers?.length) {
-              // other finalizers still pending: keep waiting
-              await this.store.update('namespaces', next, Number(cur.metadata.resourceVersion)).catch(() => undefined);
-            } else {
-              await this.store.delete('namespaces', '', name, Number(cur.metadata.resourceVersion)).catch(() => undefined);
-              break;
-            }
-          }
-        } catch (e) {
-          this.log.warn({ err: e, namespace: name }, 'namespace cleanup failed; retrying');
-        }
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(round, 4), 2000)).unref());
-      }
-      this.terminating.delete(name);
-    };
-    void run();
-  }
-
   // ---- watch ----
 
   /**
-   * watch streams changes matching the selection to `send`. RV undefined/'0' starts with the current state as
-   * ADDED events. Throws ApiError Expired when the RV is older than the compacted history.
+   * watch streams changes matching the selection to `send`, each object parsed afresh for the caller. RV
+   * undefined/''/'0' (or sendInitialEvents) starts with the current state as ADDED events. Throws ApiError Expired
+   * when the RV is older than the history kept.
    */
   async watch(
     info: ResourceInfo,
     namespace: string | undefined,
-    q: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string; sendInitialEvents?: boolean },
+    q: WatchQuery,
     send: (ev: { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }) => void,
-  ): Promise<{ stop(): void; revision: number }> {
+  ): Promise<{ stop(): void; revision: number; bookmarkRevision(): number }> {
+    return this.watchShared(info, namespace, q, { deliver: (d) => (send({ type: d.type, object: d.object() }), 0), close: () => {} });
+  }
+
+  /**
+   * watchShared registers `target` with the resource's watch cache: every watcher of an event gets the same
+   * serialised line. A resourceVersion older than the cache's window but still in the store's history is served by a
+   * store watch of its own; older than that is 410 Expired (the client re-lists).
+   */
+  async watchShared(info: ResourceInfo, namespace: string | undefined, q: WatchQuery, target: CacheTarget): Promise<CacheWatch> {
     const sel = this.parseSelection(info, q);
     const ns = info.namespaced ? namespace : undefined;
-    const rv = q.resourceVersion;
-    let from: number;
-    const initial = rv === undefined || rv === '' || rv === '0' || q.sendInitialEvents === true;
-    if (initial) {
-      const r = await this.listRaw(info, namespace, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
-      from = r.revision;
-      for (const obj of r.parsed ?? r.items.map((s) => JSON.parse(s) as KubeObject)) send({ type: 'ADDED', object: withTypeMeta(info, obj) });
-    } else {
-      from = Number(rv);
-      if (!Number.isFinite(from) || from < 0) throw errors.badRequest(`invalid resource version: ${rv}`);
+    const rv = q.resourceVersion ?? '';
+    const initial = rv === '' || rv === '0' || q.sendInitialEvents === true;
+    let from: number | undefined;
+    if (!initial || rv !== '0') {
+      from = rv === '' ? undefined : Number(rv);
+      if (from !== undefined && (!Number.isFinite(from) || from < 0)) throw errors.badRequest(`invalid resource version: ${rv}`);
     }
+    const cache = await this.cacheFor(info);
+    const csel = { namespace: ns, labels: sel.labels, fields: sel.fields };
+    if (initial) {
+      // RV '' asks for the newest state, a number for one at least that new; '0' takes the cache as it is
+      const want = rv === '0' ? 0 : from ?? this.store.revision();
+      if (!(await cache.waitFresh(want))) throw errors.timeout(`Too large resource version: ${want}, current: ${cache.revision}`);
+      return cache.watch(csel, undefined, target);
+    }
+    try {
+      return cache.watch(csel, from, target);
+    } catch (e) {
+      if (!(e instanceof StoreError && e.code === 'Expired')) throw e;
+    }
+    return this.watchStore(info, ns, sel, from!, target);
+  }
+
+  /** watchStore serves one watcher from a store watch of its own (a resume from before the watch cache's window). */
+  private watchStore(info: ResourceInfo, ns: string | undefined, sel: Selection, from: number, target: CacheTarget): CacheWatch {
+    let last = from;
+    let stopped = false;
+    const deliver = (type: 'ADDED' | 'MODIFIED' | 'DELETED', ev: StoreEvent) => {
+      if (stopped) return;
+      const d: Delivery = {
+        type,
+        revision: ev.revision,
+        line: () => `{"type":"${type}","object":${JSON.stringify(withTypeMeta(info, ev.object))}}\n`,
+        object: () => structuredClone(withTypeMeta(info, ev.object)),
+      };
+      if (target.deliver(d) > (this.watchCacheOptions.watcherQueueBytes ?? 16 * 1024 * 1024)) {
+        stopped = true;
+        w?.stop();
+        target.close('watcher queue overflowed');
+      }
+    };
     const onEvent = (ev: StoreEvent) => {
+      last = ev.revision;
       const nowMatch = this.matches(info, sel, ev.object);
       const prevMatch = ev.prev ? this.matches(info, sel, ev.prev) : false;
       if (ev.type === 'ADDED') {
-        if (nowMatch) send({ type: 'ADDED', object: withTypeMeta(info, ev.object) });
+        if (nowMatch) deliver('ADDED', ev);
       } else if (ev.type === 'DELETED') {
-        if (nowMatch || prevMatch) send({ type: 'DELETED', object: withTypeMeta(info, ev.object) });
-      } else if (nowMatch && prevMatch) send({ type: 'MODIFIED', object: withTypeMeta(info, ev.object) });
-      else if (nowMatch) send({ type: 'ADDED', object: withTypeMeta(info, ev.object) });
-      else if (prevMatch) send({ type: 'DELETED', object: withTypeMeta(info, ev.object) });
+        if (nowMatch || prevMatch) deliver('DELETED', ev);
+      } else if (nowMatch && prevMatch) deliver('MODIFIED', ev);
+      else if (nowMatch) deliver('ADDED', ev);
+      else if (prevMatch) deliver('DELETED', ev);
     };
+    let w: { stop(): void } | undefined;
     try {
-      const w = this.store.watch(storeKey(info), { namespace: ns, fromRevision: from }, onEvent);
-      return { stop: () => w.stop(), revision: from };
+      w = this.store.watch(storeKey(info), { namespace: ns, fromRevision: from, onProgress: (rev) => (last = Math.max(last, rev)) }, onEvent);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'Expired') throw errors.expired(e.message);
       throw e;
     }
+    const handle = w;
+    return {
+      revision: from,
+      stop: () => {
+        stopped = true;
+        handle.stop();
+      },
+      bookmarkRevision: () => last,
+    };
   }
 }
 
-function namespacedInDeletionOrder(): ResourceInfo[] {
-  // Pods last but workloads first, so controllers do not recreate what is being removed.
-  const order = (i: ResourceInfo) => (i.kind === 'Pod' ? 2 : i.kind === 'Event' ? 3 : i.group === 'apps' || i.group === 'batch' ? 0 : 1);
-  return namespacedResources.slice().sort((a, b) => order(a) - order(b));
+/**
+ * checkListVersion validates a list's resourceVersion, resourceVersionMatch and continue as upstream's
+ * ValidateListOptions does; returns the revision to read at for Exact, else undefined.
+ */
+function checkListVersion(rv: string, match: string | undefined, cont: string | undefined): number | undefined {
+  if (rv !== '' && rv !== '0' && !/^\d+$/.test(rv)) throw errors.badRequest(`invalid resource version: ${rv}`);
+  if (match !== undefined && match !== '') {
+    if (rv === '') throw errors.invalid('', 'ListOptions', '', [field.forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided')]);
+    if (cont) throw errors.invalid('', 'ListOptions', '', [field.forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided')]);
+    if (match !== 'Exact' && match !== 'NotOlderThan') {
+      throw errors.invalid('', 'ListOptions', '', [{ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, supported: ['Exact', 'NotOlderThan'] }]);
+    }
+    if (match === 'Exact' && rv === '0') throw errors.invalid('', 'ListOptions', '', [field.forbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"')]);
+    if (match === 'Exact') return Number(rv);
+  }
+  return undefined;
 }
-
-const namespacedResources = RESOURCES.filter((r) => r.namespaced);
 
 function randomSuffix(): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -748,6 +994,52 @@ function randomSuffix(): string {
 
 function defaultManager(): string {
   return 'unknown';
+}
+
+/**
+ * deleteOptionsFrom reads a DeleteOptions body plus the query parameters that override it (gracePeriodSeconds,
+ * propagationPolicy, orphanDependents, dryRun) and validates them as upstream's ValidateDeleteOptions does.
+ */
+export function deleteOptionsFrom(body: unknown, q: URLSearchParams = new URLSearchParams()): DeleteOptions {
+  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw errors.badRequest('the DeleteOptions body must be a JSON object');
+  const b = (body ?? {}) as DeleteOptionsBody;
+  const graceRaw = q.get('gracePeriodSeconds') ?? b.gracePeriodSeconds;
+  const grace = graceRaw === undefined || graceRaw === null || graceRaw === '' ? undefined : Number(graceRaw);
+  if (grace !== undefined && !Number.isInteger(grace)) throw errors.badRequest(`invalid gracePeriodSeconds: ${graceRaw}`);
+  let policy = q.get('propagationPolicy') ?? b.propagationPolicy ?? undefined;
+  const orphan = q.get('orphanDependents') ?? b.orphanDependents;
+  const errs: FieldError[] = [];
+  if (orphan !== undefined && orphan !== null && policy !== undefined) {
+    errs.push(field.invalid('propagationPolicy', policy, 'orphanDependents and deletionPropagation cannot be both set'));
+  } else if (orphan !== undefined && orphan !== null) {
+    policy = String(orphan) === 'true' ? 'Orphan' : 'Background';
+  }
+  if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
+    errs.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: policy, supported: ['Foreground', 'Background', 'Orphan'] });
+  }
+  const dryRuns = [...q.getAll('dryRun'), ...(Array.isArray(b.dryRun) ? b.dryRun : [])];
+  for (const d of dryRuns) if (d !== 'All') errs.push({ type: 'FieldValueNotSupported', field: 'dryRun', value: d, supported: ['All'] });
+  if (errs.length) throw errors.invalid('', 'DeleteOptions', '', errs);
+  const pre = b.preconditions ?? undefined;
+  return {
+    gracePeriodSeconds: grace,
+    propagationPolicy: policy as DeleteOptions['propagationPolicy'],
+    preconditions: pre ? { uid: pre.uid ?? undefined, resourceVersion: pre.resourceVersion ?? undefined } : undefined,
+    dryRun: dryRuns.includes('All'),
+  };
+}
+
+/** DeleteOptionsBody is meta/v1 DeleteOptions as it arrives (orphanDependents is the deprecated spelling). */
+interface DeleteOptionsBody {
+  gracePeriodSeconds?: number | string | null;
+  propagationPolicy?: string | null;
+  orphanDependents?: boolean | null;
+  preconditions?: { uid?: string | null; resourceVersion?: string | null } | null;
+  dryRun?: string[];
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** withTypeMeta sets apiVersion and kind, which stored objects always carry but older rows might lack. */
@@ -778,11 +1070,13 @@ export function mapStoreError(e: unknown, info: ResourceInfo, name: string): unk
   return e;
 }
 
-function mapContinueError(e: unknown): never {
+/** mapListError turns a store error of a list into upstream's Status: 410 for compacted revisions, 504 for future ones. */
+function mapListError(e: unknown, paging: boolean): never {
   if (e instanceof StoreError && e.code === 'Expired') {
+    if (!paging) throw errors.expired('The resourceVersion for the provided list is too old.');
     throw errors.expired(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.`);
   }
+  if (e instanceof StoreError && e.code === 'TooLarge') throw errors.timeout(e.message);
   if (e instanceof StoreError) throw errors.badRequest(e.message);
   throw e;
 }
-

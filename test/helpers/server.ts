@@ -60,7 +60,10 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
         /* not yet */
       }
     }
-    if (Date.now() > deadline) throw new Error(`kubeling server did not become ready:\n${out}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL'); // never leave a half-started server behind
+      throw new Error(`kubeling server did not become ready:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');

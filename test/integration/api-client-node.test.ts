@@ -10,7 +10,8 @@ let apps: AppsV1Api;
 const namespace = 'default';
 
 beforeAll(async () => {
-  srv = await startServer();
+  // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
   kc = new KubeConfig();
   kc.loadFromFile(srv.kubeconfig);
   core = kc.makeApiClient(CoreV1Api);

@@ -14,7 +14,8 @@ let dir: string;
 if (!versionedKubectl(20)) spawnSync(join(ROOT, 'scripts/kubectl-1.20.sh'), { stdio: 'ignore', timeout: 120_000 });
 
 beforeAll(async () => {
-  srv = await startServer();
+  // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
   dir = mkdtempSync(join(tmpdir(), 'kubeling-compat-'));
 });
 

@@ -18,7 +18,8 @@ const file = (name: string, text: string) => {
 const deployYaml = (image: string, replicas = 2, extra = '') => webApp({ image, replicas, extra, nodePort: 31515 });
 
 beforeAll(async () => {
-  srv = await startServer();
+  // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
   dir = mkdtempSync(join(tmpdir(), 'kubeling-manifests-'));
 });
 

@@ -35,7 +35,8 @@ const deployment = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 beforeAll(async () => {
-  srv = await startServer();
+  // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
   api = apiClient(srv);
   dir = mkdtempSync(join(tmpdir(), 'kubeling-sem-'));
 });

@@ -9,7 +9,8 @@ const NS = 'watch';
 const cms = `/api/v1/namespaces/${NS}/configmaps`;
 
 beforeAll(async () => {
-  srv = await startServer();
+  // one second of history (store and watch cache), so the 410 test below sees compaction soon
+  srv = await startServer({ args: ['--disable-agent', '--etcd-compaction-interval', '1s'] });
   api = apiClient(srv);
   expect((await api.req('POST', '/api/v1/namespaces', { metadata: { name: NS } })).status).toBe(201);
 });
@@ -163,7 +164,7 @@ describe('watch', () => {
 
   it('answers watch 410 Expired (ERROR event) for a resourceVersion older than the compacted history', async () => {
     const old = await currentRv();
-    // The store keeps the newest 1000 revisions and compacts every 5000 writes: write enough to trigger it.
+    // History is kept 1 s here and the store compacts every 5000 writes: write enough to trigger it.
     expect((await api.req('POST', '/api/v1/namespaces', { metadata: { name: 'bulk' } })).status).toBe(201);
     let next = 0;
     const total = 5200;

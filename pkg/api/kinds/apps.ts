@@ -81,6 +81,7 @@ function selectorImmutable(next: KubeObject, old: KubeObject): FieldError[] {
 // ---------------------------------------------------------------- Deployment
 
 export const deployment: KindRules = {
+  statusKeepsAnnotations: true,
   nameRule: nameIsDNSSubdomain,
   defaults(obj) {
     const spec = ensure(obj, 'spec');
@@ -143,6 +144,7 @@ export const deployment: KindRules = {
 // ---------------------------------------------------------------- ReplicaSet
 
 export const replicaSet: KindRules = {
+  statusKeepsAnnotations: true,
   nameRule: nameIsDNSSubdomain,
   defaults(obj) {
     const spec = ensure(obj, 'spec');
@@ -166,6 +168,7 @@ export const replicaSet: KindRules = {
 // ---------------------------------------------------------------- StatefulSet
 
 export const statefulSet: KindRules = {
+  statusKeepsAnnotations: true,
   nameRule: nameIsDNSSubdomain,
   defaults(obj) {
     const spec = ensure(obj, 'spec');
@@ -244,6 +247,7 @@ export const statefulSet: KindRules = {
 // ---------------------------------------------------------------- DaemonSet
 
 export const daemonSet: KindRules = {
+  statusKeepsAnnotations: true,
   nameRule: nameIsDNSSubdomain,
   defaults(obj) {
     const spec = ensure(obj, 'spec');

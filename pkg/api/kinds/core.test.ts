@@ -123,7 +123,7 @@ describe('Pod update', () => {
     const next = structuredClone(old);
     next.spec.containers[0].image = 'nginx:1.25';
     next.spec.activeDeadlineSeconds = 50;
-    next.spec.tolerations.push({ key: 'x', operator: 'Exists' });
+    (next.spec.tolerations ??= []).push({ key: 'x', operator: 'Exists' });
     next.metadata.labels = { a: 'b' };
     expect(texts('Pod', defaulted('Pod', next, old), old)).toEqual([]);
   });

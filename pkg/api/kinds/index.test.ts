@@ -69,10 +69,6 @@ describe('kubectl run pod', () => {
       serviceAccount: 'default',
       priority: 0,
       preemptionPolicy: 'PreemptLowerPriority',
-      tolerations: [
-        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      ],
     });
     expect(pod.status).toEqual({ phase: 'Pending', qosClass: 'BestEffort' });
   });

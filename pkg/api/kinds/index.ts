@@ -5,6 +5,7 @@ import type { KubeObject } from '../types.ts';
 import { controllerRevision, daemonSet, deployment, replicaSet, statefulSet } from './apps.ts';
 import { cronJob, job } from './batch.ts';
 import { lease } from './coordination.ts';
+import { endpointSlice } from './discovery.ts';
 import {
   configMap,
   endpoints,
@@ -43,6 +44,7 @@ const rules: Record<string, KindRules> = {
   'batch/Job': job,
   'batch/CronJob': cronJob,
   'coordination.k8s.io/Lease': lease,
+  'discovery.k8s.io/EndpointSlice': endpointSlice,
 };
 
 const fallback: KindRules = { nameRule: nameIsDNSSubdomain };
@@ -50,6 +52,11 @@ const fallback: KindRules = { nameRule: nameIsDNSSubdomain };
 /** rulesFor returns a kind's rules; unknown kinds get only the ObjectMeta checks. */
 function rulesFor(info: ResourceInfo): KindRules {
   return rules[`${info.group}/${info.kind}`] ?? fallback;
+}
+
+/** statusKeepsAnnotations tells whether a /status write of this kind stores its annotations too. */
+export function statusKeepsAnnotations(info: ResourceInfo): boolean {
+  return rulesFor(info).statusKeepsAnnotations === true;
 }
 
 /**

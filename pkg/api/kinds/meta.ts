@@ -367,4 +367,9 @@ export interface KindRules {
   validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
   /** fields are the kind-specific field-selector fields. */
   fields?(obj: KubeObject): Record<string, string>;
+  /**
+   * statusKeepsAnnotations: a write to /status also stores the annotations it carries (upstream's apps status
+   * strategies reset only spec and labels; the deployment controller records its revision that way).
+   */
+  statusKeepsAnnotations?: boolean;
 }

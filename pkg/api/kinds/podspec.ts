@@ -150,8 +150,8 @@ export function defaultPod(pod: Obj): void {
 
 /**
  * admitPod does on create what upstream's admission plugins and pod strategy add: serviceAccountName `default`
- * (ServiceAccount plugin), priority 0 and preemptionPolicy (Priority), NoExecute tolerations for not-ready and
- * unreachable nodes for 300s (DefaultTolerationSeconds), and the initial status (phase Pending, qosClass).
+ * (ServiceAccount plugin), priority 0 and preemptionPolicy (Priority), and the initial status (phase Pending, qosClass).
+ * DefaultTolerationSeconds needs the server's flags, so the registry applies it (apiserver/registry.ts admit).
  */
 export function admitPod(pod: Obj): void {
   const spec = pod.spec;
@@ -160,12 +160,6 @@ export function admitPod(pod: Obj): void {
   spec.serviceAccount = spec.serviceAccountName;
   spec.priority ??= 0;
   spec.preemptionPolicy ||= 'PreemptLowerPriority';
-  const tolerations: Obj[] = Array.isArray(spec.tolerations) ? spec.tolerations : [];
-  for (const key of DEFAULT_TOLERATION_KEYS) {
-    const has = tolerations.some((t) => (t?.operator === 'Exists' && !t.key) || (t?.key === key && (!t.effect || t.effect === 'NoExecute')));
-    if (!has) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
-  }
-  spec.tolerations = tolerations;
   const status = ensure(pod, 'status');
   status.phase ||= 'Pending';
   status.qosClass ||= qosClassOf(spec);

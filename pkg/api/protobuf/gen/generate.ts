@@ -26,6 +26,7 @@ const FILES: Record<string, string> = {
   'k8s.io/api/apps/v1/generated.proto': 'apps-v1.proto',
   'k8s.io/api/batch/v1/generated.proto': 'batch-v1.proto',
   'k8s.io/api/coordination/v1/generated.proto': 'coordination-v1.proto',
+  'k8s.io/api/discovery/v1/generated.proto': 'discovery-v1.proto',
 };
 
 /** ROOTS are the messages whose reachable tree is kept. */
@@ -36,6 +37,7 @@ const ROOTS = [
   ...['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision'].map((k) => `k8s.io.api.apps.v1.${k}`),
   ...['Job', 'CronJob'].map((k) => `k8s.io.api.batch.v1.${k}`),
   'k8s.io.api.coordination.v1.Lease',
+  'k8s.io.api.discovery.v1.EndpointSlice',
 ];
 
 /** OVERRIDES fills Go facts the binary scan cannot match (an embedded field whose protobuf tag has no name=). */
@@ -140,7 +142,7 @@ function docComments(): Map<string, Map<string, string>> {
   const out = new Map<string, Map<string, string>>();
   const files: [string, string][] = [
     ['core/v1.d.ts', 'k8s.io.api.core.v1'], ['apps/v1.d.ts', 'k8s.io.api.apps.v1'], ['batch/v1.d.ts', 'k8s.io.api.batch.v1'],
-    ['coordination/v1.d.ts', 'k8s.io.api.coordination.v1'], ['meta/v1.d.ts', 'k8s.io.apimachinery.pkg.apis.meta.v1'],
+    ['coordination/v1.d.ts', 'k8s.io.api.coordination.v1'], ['discovery/v1.d.ts', 'k8s.io.api.discovery.v1'], ['meta/v1.d.ts', 'k8s.io.apimachinery.pkg.apis.meta.v1'],
     ['api/resource.d.ts', 'k8s.io.apimachinery.pkg.api.resource'], ['util/intstr.d.ts', 'k8s.io.apimachinery.pkg.util.intstr'],
     ['runtime.d.ts', 'k8s.io.apimachinery.pkg.runtime'],
   ];

@@ -1,0 +1,105 @@
+// allocators.test: ClusterIP/NodePort claims live in the store, so two registries sharing one store never hand out a
+// value twice; deletes free claims; start() claims what older services hold and frees claims no service holds.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError } from '../api/errors.ts';
+import { lookupKind } from '../api/resources.ts';
+import type { KubeObject } from '../api/types.ts';
+import { openSqliteStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { silentLogger } from '../util/log.ts';
+import { IP_CLAIMS, PORT_CLAIMS } from './allocators.ts';
+import { Registry } from './registry.ts';
+
+const SVC = lookupKind('v1', 'Service')!;
+let dir: string;
+let store: Store;
+const registries: Registry[] = [];
+
+async function registry(): Promise<Registry> {
+  const r = new Registry(store, silentLogger());
+  await r.start();
+  registries.push(r);
+  return r;
+}
+
+const svc = (name: string, spec: Record<string, unknown> = {}): KubeObject => ({ metadata: { name }, spec: { type: 'NodePort', ports: [{ port: 80 }], ...spec } });
+
+async function claims(key: string): Promise<string[]> {
+  return (await store.list(key)).items.map((s) => JSON.parse(s).metadata.name as string).sort();
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'kubeling-alloc-'));
+  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+});
+
+afterEach(async () => {
+  for (const r of registries.splice(0)) r.stop();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ServiceAllocator in the store', () => {
+  it('two registries on one store allocate concurrently without duplicates', async () => {
+    const [a, b] = [await registry(), await registry()];
+    const made = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).create(SVC, 'default', svc(`s${i}`), {})));
+    const ips = made.map((s) => s.spec.clusterIP);
+    const ports = made.map((s) => s.spec.ports[0].nodePort);
+    expect(new Set(ips).size).toBe(60);
+    expect(new Set(ports).size).toBe(60);
+    expect(await claims(IP_CLAIMS)).toEqual([...ips].sort());
+    expect(await claims(PORT_CLAIMS)).toEqual(ports.map(String).sort());
+  });
+
+  it('one of two racing requests for the same explicit port and IP wins; the other is Invalid', async () => {
+    const [a, b] = [await registry(), await registry()];
+    const spec = { clusterIP: '10.43.7.7', ports: [{ port: 80, nodePort: 31000 }] };
+    const results = await Promise.allSettled([a.create(SVC, 'default', svc('x', spec), {}), b.create(SVC, 'default', svc('y', spec), {})]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason).toBeInstanceOf(ApiError);
+    expect((lost[0].reason as ApiError).code).toBe(422);
+    expect((lost[0].reason as ApiError).message).toMatch(/already allocated/);
+    // the loser left no claim behind
+    expect(await claims(IP_CLAIMS)).toEqual(['10.43.7.7']);
+    expect(await claims(PORT_CLAIMS)).toEqual(['31000']);
+  });
+
+  it('a delete or a change frees claims; the other registry can reuse them', async () => {
+    const [a, b] = [await registry(), await registry()];
+    const s = await a.create(SVC, 'default', svc('web', { ports: [{ port: 80, name: 'a', nodePort: 31001 }, { port: 81, name: 'b', nodePort: 31002 }] }), {});
+    await a.patch(SVC, 'default', 'web', 'merge', { spec: { type: 'ClusterIP', externalTrafficPolicy: null, ports: [{ port: 80, name: 'a' }, { port: 81, name: 'b' }] } }, {});
+    expect(await claims(PORT_CLAIMS)).toEqual([]);
+    await b.create(SVC, 'default', svc('other', { ports: [{ port: 80, nodePort: 31001 }] }), {});
+    await a.delete(SVC, 'default', 'web', {});
+    expect(await claims(IP_CLAIMS)).not.toContain(s.spec.clusterIP);
+    const again = await b.create(SVC, 'default', svc('again', { clusterIP: s.spec.clusterIP }), {});
+    expect(again.spec.clusterIP).toBe(s.spec.clusterIP);
+  });
+
+  it('dry runs claim nothing; headless and ExternalName services hold no IP', async () => {
+    const a = await registry();
+    const dry = await a.create(SVC, 'default', svc('dry', { ports: [{ port: 80, nodePort: 31005 }] }), { dryRun: true });
+    expect(dry.spec.clusterIP).toMatch(/^10\.43\./);
+    expect(await claims(PORT_CLAIMS)).toEqual([]);
+    expect(await claims(IP_CLAIMS)).toEqual([]);
+    await a.create(SVC, 'default', svc('headless', { type: 'ClusterIP', clusterIP: 'None' }), {});
+    await a.create(SVC, 'default', { metadata: { name: 'ext' }, spec: { type: 'ExternalName', externalName: 'example.com' } }, {});
+    expect(await claims(IP_CLAIMS)).toEqual([]);
+  });
+
+  it('start claims what stored services hold and frees old claims that no service holds', async () => {
+    await store.create('services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'legacy', namespace: 'default', uid: 'u1' }, spec: { type: 'NodePort', clusterIP: '10.43.0.50', ports: [{ port: 80, nodePort: 30050 }] } });
+    await store.create(IP_CLAIMS, { metadata: { name: '10.43.0.99', creationTimestamp: new Date(Date.now() - 3_600_000).toISOString() }, service: { namespace: 'default', name: 'gone', uid: 'u0' } });
+    await store.create(IP_CLAIMS, { metadata: { name: '10.43.0.98', creationTimestamp: new Date().toISOString() }, service: { namespace: 'default', name: 'coming', uid: 'u2' } });
+    const a = await registry();
+    expect(await claims(IP_CLAIMS)).toEqual(['10.43.0.50', '10.43.0.98']);
+    expect(await claims(PORT_CLAIMS)).toEqual(['30050']);
+    await expect(a.create(SVC, 'default', svc('dup', { clusterIP: '10.43.0.50' }), {})).rejects.toThrow(/provided IP is already allocated/);
+  });
+});

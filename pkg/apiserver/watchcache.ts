@@ -1,0 +1,462 @@
+// watchcache: one per resource, fed by ONE store watch — the current objects, a window of recent events each serialised once for every watcher, a spec.nodeName index for pods, and bounded fan-out off the commit path (upstream's cacher).
+import type { Logger } from 'pino';
+import { fieldsOf } from '../api/kinds/index.ts';
+import { apiVersionOf, storeKey, type ResourceInfo } from '../api/resources.ts';
+import { matchFields, matchLabels, type FieldRequirement, type LabelRequirement } from '../api/selectors.ts';
+import type { KubeObject } from '../api/types.ts';
+import { StoreError, type Store, type StoreEvent, type Watcher } from '../store/types.ts';
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** WatchCacheOptions bound the cache: how long and how many events it keeps, and each watcher's queue. */
+export interface WatchCacheOptions {
+  /** recent events are kept this long for watchers that resume (default 300 000 ms) */
+  windowMs?: number;
+  /** and at most this many (default 100 000) */
+  maxEvents?: number;
+  /** a watcher whose unsent output passes this many bytes is closed; it re-lists, as upstream (default 16 MiB) */
+  watcherQueueBytes?: number;
+  /** how long a consistent read waits for the cache to reach the store's revision before giving up (default 3 000 ms) */
+  freshTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** INDEXED_FIELDS names, per store resource, the one field whose exact-match selector is served from an index. */
+const INDEXED_FIELDS: Record<string, string> = { pods: 'spec.nodeName' };
+
+/** CacheSelection is what a watcher or list selects: a namespace (undefined = all), label and field requirements. */
+export interface CacheSelection {
+  namespace?: string;
+  labels: LabelRequirement[];
+  fields: FieldRequirement[];
+}
+
+/** Delivery is one event for one watcher: the shared serialised line, or a fresh object for consumers that need one. */
+export interface Delivery {
+  type: EventType;
+  revision: number;
+  /** `{"type":…,"object":…}\n`, built once per event and type, shared by every watcher */
+  line(): string;
+  /** the object, parsed afresh: the caller's to keep and mutate */
+  object(): KubeObject;
+}
+
+/** CacheTarget receives a watcher's events; deliver returns the bytes it has queued and not yet sent (0 = none). */
+export interface CacheTarget {
+  deliver(d: Delivery): number;
+  /** the cache dropped this watcher (its queue overflowed); it should end its stream */
+  close(reason: string): void;
+}
+
+/** CacheWatch is a registered watcher. */
+export interface CacheWatch {
+  stop(): void;
+  /** the revision the watch started after */
+  readonly revision: number;
+  /** a revision safe for a BOOKMARK now: every selected event up to it has been handed to the target */
+  bookmarkRevision(): number;
+}
+
+/** Entry is one object as cached: its stored JSON text and what selection needs, never the parsed object. */
+interface Entry {
+  namespace: string;
+  name: string;
+  raw: string;
+  labels: Record<string, string>;
+  fields: Record<string, string>;
+}
+
+/** CachedEvent is one change in the window; `prev` keeps only what selection needs of the state before. */
+interface CachedEvent {
+  type: EventType;
+  revision: number;
+  t: number;
+  cur: Entry;
+  prev?: { labels: Record<string, string>; fields: Record<string, string> };
+  lines: Partial<Record<EventType, string>>;
+}
+
+interface Registered {
+  sel: CacheSelection;
+  target: CacheTarget;
+  after: number;
+  /** the indexed value this watcher selects on, if any */
+  indexed?: string;
+  limit: number;
+  stopped: boolean;
+}
+
+/** CacheStats are counters for tests and the bench. */
+export interface CacheStats {
+  /** event lines built (one per event and type, however many watchers got it) */
+  serialised: number;
+  /** watchers closed because their queue overflowed */
+  overflowed: number;
+}
+
+const keyOf = (namespace: string, name: string) => (namespace ? `${namespace}/${name}` : name);
+
+/** entryLess orders entries as lists are ordered: namespace, then name. */
+function entryLess(a: Entry, b: Entry): number {
+  return a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * WatchCache mirrors one resource. start() reads the store at its oldest available revision and replays the log from
+ * there, so watchers resuming from anywhere in the store's history are served here. Store events are applied at once
+ * (lists see them) and fanned out to watchers in a batch on the next turn of the event loop.
+ */
+export class WatchCache {
+  readonly info: ResourceInfo;
+  readonly stats: CacheStats = { serialised: 0, overflowed: 0 };
+  readonly #store: Store;
+  readonly #key: string;
+  readonly #indexField: string | undefined;
+  readonly #windowMs: number;
+  readonly #maxEvents: number;
+  readonly #queueBytes: number;
+  readonly #freshTimeoutMs: number;
+  readonly #log: Logger | undefined;
+  readonly #objects = new Map<string, Entry>();
+  /** indexed value → keys of the objects with it */
+  readonly #index = new Map<string, Set<string>>();
+  #events: CachedEvent[] = [];
+  #head = 0;
+  /** the window holds every event after this revision */
+  #floor = 0;
+  /** every change up to this revision has been applied to #objects */
+  #applied = 0;
+  /** and handed to the watchers */
+  #dispatched = 0;
+  #pending: CachedEvent[] = [];
+  #dispatchScheduled = false;
+  readonly #all = new Set<Registered>();
+  readonly #byIndex = new Map<string, Set<Registered>>();
+  #waiters: { revision: number; resolve: () => void }[] = [];
+  #watch: Watcher | undefined;
+  #ready: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(store: Store, info: ResourceInfo, opts: WatchCacheOptions = {}) {
+    this.info = info;
+    this.#store = store;
+    this.#key = storeKey(info);
+    this.#indexField = INDEXED_FIELDS[this.#key];
+    this.#windowMs = opts.windowMs ?? 300_000;
+    this.#maxEvents = opts.maxEvents ?? 100_000;
+    this.#queueBytes = opts.watcherQueueBytes ?? 16 * 1024 * 1024;
+    this.#freshTimeoutMs = opts.freshTimeoutMs ?? 3000;
+    this.#log = opts.log;
+  }
+
+  /** ready resolves once the cache holds the store's state (start() is called on first use). */
+  ready(): Promise<void> {
+    return (this.#ready ??= this.#start());
+  }
+
+  /** #start lists at the oldest revision the store still has and follows the log from there. */
+  async #start(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const at = this.#store.compactedRevision();
+      try {
+        const list = await this.#store.list(this.#key, { revision: at });
+        if (this.#stopped) return;
+        for (const raw of list.items) this.#put(this.#entry(JSON.parse(raw) as KubeObject));
+        this.#floor = this.#applied = this.#dispatched = list.revision;
+        this.#watch = this.#store.watch(this.#key, { fromRevision: list.revision, onProgress: (rev) => this.#progress(rev) }, (ev) => this.#apply(ev));
+        return;
+      } catch (e) {
+        // compacted between reading the revision and using it: start again from the new oldest
+        if (!(e instanceof StoreError && e.code === 'Expired') || attempt >= 5) throw e;
+        this.#objects.clear();
+        this.#index.clear();
+      }
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#watch?.stop();
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters = [];
+  }
+
+  /** revision is the newest revision applied. */
+  get revision(): number {
+    return this.#applied;
+  }
+
+  /** oldest is the oldest revision a watch can resume from here (the window holds every event after it). */
+  get oldest(): number {
+    return this.#floor;
+  }
+
+  /** size is how many objects are cached. */
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** windowLength is how many events the window holds. */
+  get windowLength(): number {
+    return this.#events.length - this.#head;
+  }
+
+  /** watcherCount is how many watchers are registered. */
+  get watcherCount(): number {
+    return this.#all.size + [...this.#byIndex.values()].reduce((n, s) => n + s.size, 0);
+  }
+
+  /**
+   * waitFresh resolves true once the cache has applied everything up to `revision` (a consistent read), false when
+   * that took longer than the configured timeout.
+   */
+  async waitFresh(revision: number): Promise<boolean> {
+    await this.ready();
+    if (this.#applied >= revision) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const reached = new Promise<boolean>((resolve) => this.#waiters.push({ revision, resolve: () => resolve(true) }));
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.#freshTimeoutMs)));
+    const ok = await Promise.race([reached, late]);
+    clearTimeout(timer);
+    return ok && this.#applied >= revision;
+  }
+
+  /** indexedValue returns the value of an exact-match selector on this resource's indexed field, if there is one. */
+  indexedValue(fields: FieldRequirement[]): string | undefined {
+    if (!this.#indexField) return undefined;
+    return fields.find((f) => f.field === this.#indexField && f.operator === '=')?.value;
+  }
+
+  /**
+   * list returns the cached objects that match, as stored JSON texts ordered by namespace and name. With an indexed
+   * field selector only that value's objects are looked at.
+   */
+  list(sel: CacheSelection): { items: string[]; revision: number } {
+    const picked: Entry[] = [];
+    const indexed = this.indexedValue(sel.fields);
+    if (indexed !== undefined) {
+      for (const k of this.#index.get(indexed) ?? []) {
+        const e = this.#objects.get(k)!;
+        if (this.#matches(sel, e.namespace, e)) picked.push(e);
+      }
+    } else {
+      for (const e of this.#objects.values()) if (this.#matches(sel, e.namespace, e)) picked.push(e);
+    }
+    picked.sort(entryLess);
+    return { items: picked.map((e) => e.raw), revision: this.#applied };
+  }
+
+  /**
+   * watch registers a watcher. `from` undefined = start with the current state as ADDED events; a revision = every
+   * selected change after it. Throws StoreError Expired when `from` is older than the window.
+   */
+  watch(sel: CacheSelection, from: number | undefined, target: CacheTarget): CacheWatch {
+    if (from !== undefined && from < this.#floor) {
+      throw new StoreError('Expired', `too old resource version: ${from} (${this.#floor})`, this.#floor);
+    }
+    const indexed = this.indexedValue(sel.fields);
+    const reg: Registered = { sel, target, after: Math.max(from ?? 0, this.#applied), indexed, limit: this.#queueBytes, stopped: false };
+    let queued = 0;
+    if (from === undefined) {
+      for (const raw of this.list(sel).items) queued = target.deliver(this.#snapshotDelivery(raw));
+    } else {
+      for (let i = this.#head; i < this.#events.length; i++) {
+        const ev = this.#events[i];
+        if (ev.revision <= from) continue;
+        const d = this.#deliveryFor(reg, ev);
+        if (d) queued = target.deliver(d);
+      }
+    }
+    // what the start queued does not count against the bound; what piles up after it does
+    reg.limit = this.#queueBytes + queued;
+    const set = indexed === undefined ? this.#all : this.#byIndex.get(indexed) ?? this.#byIndex.set(indexed, new Set()).get(indexed)!;
+    set.add(reg);
+    return {
+      revision: reg.after,
+      stop: () => this.#unregister(reg),
+      bookmarkRevision: () => Math.max(reg.after, this.#dispatched),
+    };
+  }
+
+  #unregister(reg: Registered): void {
+    reg.stopped = true;
+    if (reg.indexed === undefined) this.#all.delete(reg);
+    else {
+      const set = this.#byIndex.get(reg.indexed);
+      set?.delete(reg);
+      if (set && set.size === 0) this.#byIndex.delete(reg.indexed);
+    }
+  }
+
+  /** #entry reduces an object to what the cache keeps; apiVersion and kind are set so lines can be sent as they are. */
+  #entry(obj: KubeObject, value?: string): Entry {
+    const apiVersion = apiVersionOf(this.info);
+    let raw = value;
+    if (obj.apiVersion !== apiVersion || obj.kind !== this.info.kind) {
+      obj = { ...obj, apiVersion, kind: this.info.kind };
+      raw = undefined;
+    }
+    raw ??= JSON.stringify(obj);
+    return { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', raw, labels: obj.metadata.labels ?? {}, fields: fieldsOf(this.info, obj) };
+  }
+
+  #put(e: Entry): Entry | undefined {
+    const k = keyOf(e.namespace, e.name);
+    const old = this.#objects.get(k);
+    this.#objects.set(k, e);
+    if (this.#indexField) {
+      const was = old?.fields[this.#indexField];
+      const now = e.fields[this.#indexField];
+      if (was !== now) {
+        if (was !== undefined) this.#unindex(was, k);
+        (this.#index.get(now) ?? this.#index.set(now, new Set()).get(now)!).add(k);
+      }
+    }
+    return old;
+  }
+
+  #remove(e: Entry): Entry | undefined {
+    const k = keyOf(e.namespace, e.name);
+    const old = this.#objects.get(k);
+    this.#objects.delete(k);
+    if (old && this.#indexField) this.#unindex(old.fields[this.#indexField], k);
+    return old;
+  }
+
+  #unindex(value: string, k: string): void {
+    const set = this.#index.get(value);
+    set?.delete(k);
+    if (set && set.size === 0) this.#index.delete(value);
+  }
+
+  /** #apply takes one store event into the state and the window, and queues it for the watchers. */
+  #apply(ev: StoreEvent): void {
+    if (this.#stopped || ev.revision <= this.#applied) return;
+    const cur = this.#entry(ev.object, ev.value);
+    const old = ev.type === 'DELETED' ? this.#remove(cur) : this.#put(cur);
+    const cached: CachedEvent = { type: ev.type, revision: ev.revision, t: Date.now(), cur, lines: {} };
+    if (old) cached.prev = { labels: old.labels, fields: old.fields };
+    this.#events.push(cached);
+    this.#trim(cached.t);
+    this.#applied = ev.revision;
+    this.#pending.push(cached);
+    this.#schedule();
+    this.#wake();
+  }
+
+  #progress(revision: number): void {
+    if (this.#stopped || revision <= this.#applied) return;
+    this.#applied = revision;
+    this.#trim(Date.now());
+    this.#schedule();
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const still: { revision: number; resolve: () => void }[] = [];
+    for (const w of this.#waiters) (w.revision <= this.#applied ? w.resolve() : still.push(w));
+    this.#waiters = still;
+  }
+
+  /** #trim drops events older than the window or beyond its count; the floor rises with them. */
+  #trim(now: number): void {
+    const cutoff = now - this.#windowMs;
+    while (this.#head < this.#events.length && (this.#events.length - this.#head > this.#maxEvents || this.#events[this.#head].t < cutoff)) {
+      this.#floor = this.#events[this.#head].revision;
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
+      this.#events = this.#events.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    setImmediate(() => this.#dispatch());
+  }
+
+  /** #dispatch fans the pending events out: unindexed watchers get every event, indexed ones only their value's. */
+  #dispatch(): void {
+    this.#dispatchScheduled = false;
+    const pending = this.#pending;
+    this.#pending = [];
+    const reached = this.#applied;
+    for (const ev of pending) {
+      for (const reg of this.#all) this.#offer(reg, ev);
+      if (this.#byIndex.size > 0 && this.#indexField) {
+        const now = ev.cur.fields[this.#indexField];
+        const was = ev.prev?.fields[this.#indexField];
+        for (const reg of this.#byIndex.get(now) ?? []) this.#offer(reg, ev);
+        if (was !== undefined && was !== now) for (const reg of this.#byIndex.get(was) ?? []) this.#offer(reg, ev);
+      }
+      ev.lines = {}; // shared while fanning out; the window keeps only the object's text
+    }
+    this.#dispatched = reached;
+  }
+
+  #offer(reg: Registered, ev: CachedEvent): void {
+    if (reg.stopped || ev.revision <= reg.after) return;
+    const d = this.#deliveryFor(reg, ev);
+    if (!d) return;
+    let queued: number;
+    try {
+      queued = reg.target.deliver(d);
+    } catch (err) {
+      this.#log?.error({ err, resource: this.#key }, 'watch cache: a watcher threw; dropping it');
+      queued = Infinity;
+    }
+    if (queued > reg.limit) {
+      this.stats.overflowed++;
+      this.#unregister(reg);
+      this.#log?.warn({ resource: this.#key, queued }, 'watcher too slow; closing its stream');
+      reg.target.close('watcher queue overflowed');
+    }
+  }
+
+  #matches(sel: CacheSelection, namespace: string, s: { labels: Record<string, string>; fields: Record<string, string> }): boolean {
+    if (sel.namespace !== undefined && sel.namespace !== namespace) return false;
+    if (sel.labels.length && !matchLabels(sel.labels, s.labels)) return false;
+    if (sel.fields.length && !matchFields(sel.fields, s.fields)) return false;
+    return true;
+  }
+
+  /** #deliveryFor turns an event into what this watcher sees: selection transitions become ADDED / DELETED, as upstream. */
+  #deliveryFor(reg: Registered, ev: CachedEvent): Delivery | undefined {
+    const ns = ev.cur.namespace;
+    const nowMatch = this.#matches(reg.sel, ns, ev.cur);
+    const prevMatch = ev.prev ? this.#matches(reg.sel, ns, ev.prev) : false;
+    let type: EventType | undefined;
+    if (ev.type === 'ADDED') type = nowMatch ? 'ADDED' : undefined;
+    else if (ev.type === 'DELETED') type = nowMatch || prevMatch ? 'DELETED' : undefined;
+    else if (nowMatch && prevMatch) type = 'MODIFIED';
+    else if (nowMatch) type = 'ADDED';
+    else if (prevMatch) type = 'DELETED';
+    if (!type) return undefined;
+    const t = type;
+    return {
+      type: t,
+      revision: ev.revision,
+      line: () => {
+        let l = ev.lines[t];
+        if (l === undefined) {
+          this.stats.serialised++;
+          l = ev.lines[t] = `{"type":"${t}","object":${ev.cur.raw}}\n`;
+        }
+        return l;
+      },
+      object: () => JSON.parse(ev.cur.raw) as KubeObject,
+    };
+  }
+
+  #snapshotDelivery(raw: string): Delivery {
+    return {
+      type: 'ADDED',
+      revision: this.#applied,
+      line: () => `{"type":"ADDED","object":${raw}}\n`,
+      object: () => JSON.parse(raw) as KubeObject,
+    };
+  }
+}
