@@ -1,4 +1,5 @@
 // kubelet: the node agent's entry — registers the Node, syncs this node's pods through Docker and serves logs/exec.
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -52,7 +53,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
   }
   const dataDir = resolve(cfg.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const runtime = cfg.runtime ?? new DockerRuntime({ ...(cfg.dockerHost ? { host: cfg.dockerHost } : {}), logger: log.child({ component: 'runtime' }) });
+  const runtime = cfg.runtime ?? new DockerRuntime({ ...(cfg.dockerHost ? { host: cfg.dockerHost } : {}), cluster: clusterId(cfg.caPem), logger: log.child({ component: 'runtime' }) });
   const events = new EventRecorder(client, { component: 'kubelet', host: cfg.nodeName }, log.child({ component: 'events' }));
   let kubelet: Kubelet | undefined;
   const server = await startKubeletServer({
@@ -95,4 +96,12 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
         await client.close();
       })()),
   };
+}
+
+/**
+ * clusterId names the cluster an agent's containers belong to: a digest of the cluster CA. Two clusters whose agents
+ * share one Docker engine (tests, or two kubeling clusters on one laptop) then never adopt or remove each other's.
+ */
+export function clusterId(caPem: string): string {
+  return createHash('sha256').update(caPem).digest('hex').slice(0, 16);
 }

@@ -9,7 +9,7 @@ import { runServer } from '../../cmd/server.ts';
 import { lookupKind } from '../../pkg/api/resources.ts';
 import type { KubeObject } from '../../pkg/api/types.ts';
 import { Client } from '../../pkg/client/index.ts';
-import { runAgent } from '../../pkg/kubelet/index.ts';
+import { clusterId, runAgent } from '../../pkg/kubelet/index.ts';
 import type { Agent } from '../../pkg/kubelet/index.ts';
 import { DockerRuntime, LABELS } from '../../pkg/kubelet/runtime/index.ts';
 import { silentLogger } from '../../pkg/util/log.ts';
@@ -47,8 +47,7 @@ export interface Cluster {
 /** startCluster boots the API server on 127.0.0.1:0 with --disable-agent and runs the agent as node `nodeName`. */
 export async function startCluster(nodeName: string, opts: { dockerHost?: string } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `kubeling-${nodeName}-`));
-  const docker = new DockerRuntime();
-  await ensureTestImages(docker);
+  await ensureTestImages(new DockerRuntime());
   const server = await runServer({ dataDir: dir, bindAddress: '127.0.0.1', httpsListenPort: 0, tlsSan: [], disableAgent: true, logLevel: 'warn', kubeletPort: 0 } as never);
   const kubeconfig = join(dir, 'kubeconfig.yaml');
   // runServer does not await its kubeconfig write; wait for the file.
@@ -58,6 +57,8 @@ export async function startCluster(nodeName: string, opts: { dockerHost?: string
   const url: string = kc.clusters[0].cluster.server;
   const caPem = readFileSync(join(dir, 'tls', 'ca.crt'), 'utf8');
   const nodeToken = readFileSync(join(dir, 'token'), 'utf8').trim();
+  // the agent works on its cluster's containers only; the test's Docker client sees what the agent sees
+  const docker = new DockerRuntime({ cluster: clusterId(caPem) });
   const admin = new Client({ server: url, token: kc.users[0].user.token, caPem });
   const log = process.env.AGENT_LOG ? createLogger({ level: process.env.AGENT_LOG, name: nodeName }) : silentLogger();
   const c: Cluster = {

@@ -58,6 +58,8 @@ export interface DockerRuntimeOptions {
   socketPath?: string;
   host?: string;
   logger?: RuntimeLogger;
+  /** the cluster's identity: stamped on every container and required of every container listed or watched */
+  cluster?: string;
 }
 
 interface DockerError {
@@ -74,6 +76,9 @@ export class DockerRuntime implements ContainerRuntime {
   readonly endpoint: string;
   readonly #docker: Engine;
   readonly #log: RuntimeLogger;
+  /** label filters every list and event watch carries: kubeling-managed, of this cluster when one is set */
+  readonly #scope: string[];
+  readonly #cluster: string | undefined;
   /**
    * #inspected caches container inspections with the Docker state they were made in. A container's inspection only
    * changes with its state (kubeling never restarts a container; a new attempt is a new container), so listContainers
@@ -87,6 +92,8 @@ export class DockerRuntime implements ContainerRuntime {
     this.endpoint = 'socketPath' in conn ? `unix://${conn.socketPath}` : `tcp://${conn.host}:${conn.port}`;
     this.#docker = new Engine(conn);
     this.#log = opts.logger ?? NOOP_LOGGER;
+    this.#scope = opts.cluster ? [`${LABELS.managed}=true`, `${LABELS.cluster}=${opts.cluster}`] : [`${LABELS.managed}=true`];
+    this.#cluster = opts.cluster;
   }
 
   async version(): Promise<RuntimeVersion> {
@@ -339,7 +346,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async listContainers(filter: ContainerFilter = {}): Promise<ContainerInfo[]> {
-    const label = [`${LABELS.managed}=true`];
+    const label = [...this.#scope];
     if (filter.podUid) label.push(`${LABELS.podUid}=${filter.podUid}`);
     if (filter.node) label.push(`${LABELS.node}=${filter.node}`);
     const summaries = await this.#call('list containers', () => this.#docker.json<{ Id: string; State: string }[]>('GET', '/containers/json', { query: { all: true, filters: { label } } }));
@@ -459,7 +466,7 @@ export class DockerRuntime implements ContainerRuntime {
     onEvent: (e: RuntimeEvent) => void,
     opts: { node?: string; since?: number; onClose?: (err?: Error) => void } = {},
   ): Promise<EventSubscription> {
-    const label = [`${LABELS.managed}=true`];
+    const label = [...this.#scope];
     if (opts.node) label.push(`${LABELS.node}=${opts.node}`);
     const stream = await this.#call('events', () => this.#docker.stream('GET', '/events', { query: { filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) } }));
     let closedByUs = false;
@@ -517,6 +524,7 @@ export class DockerRuntime implements ContainerRuntime {
       [LABELS.containerName]: container,
       [LABELS.restartCount]: String(attempt),
       [LABELS.node]: node,
+      ...(this.#cluster ? { [LABELS.cluster]: this.#cluster } : {}),
       [LABELS.managed]: 'true',
     };
   }

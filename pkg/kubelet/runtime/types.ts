@@ -9,6 +9,8 @@ export const LABELS = {
   containerName: 'io.kubernetes.container.name',
   restartCount: 'io.kubernetes.container.restartCount',
   node: 'kubeling.node',
+  /** cluster tells apart the containers of two clusters whose agents share one Docker engine (same node names) */
+  cluster: 'kubeling.cluster',
   managed: 'kubeling.managed',
   /** type is `sandbox` for the pod's network-namespace holder, `container` for spec containers. */
   type: 'kubeling.type',
