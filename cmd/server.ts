@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
+import type { Registry } from '../pkg/apiserver/registry.ts';
+import { VERSION } from '../pkg/api/version.ts';
 import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
 import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
 import { parseJoinToken } from '../pkg/pki/tokens.ts';
@@ -25,10 +27,12 @@ export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFi
   leaderElect?: boolean;
   disableScheduler?: boolean;
   disableControllerManager?: boolean;
+  controllers?: string[] | string;
   nodeMonitorGracePeriod?: number;
   clusterCidr?: string;
   nodeCidrMaskSize?: number;
   eventTtl?: number;
+  etcdCompactionInterval?: number;
   defaultNotReadyTolerationSeconds?: number;
   defaultUnreachableTolerationSeconds?: number;
 }
@@ -48,10 +52,12 @@ export function serverCommand(): Command {
     .addOption(flag('--leader-elect [bool]', 'scheduler and controllers take a coordination.k8s.io Lease first, so one master runs them', true).argParser(parseBool))
     .addOption(flag('--disable-scheduler', 'do not run the scheduler', false))
     .addOption(flag('--disable-controller-manager', 'do not run the controllers', false))
+    .addOption(flag('--controllers <list>', 'controllers to run: * for all, NAME to add one, -NAME to leave one out (e.g. *,-garbagecollector)').argParser(collect))
     .addOption(flag('--node-monitor-grace-period <duration>', 'a node whose lease is older is marked NotReady/Unknown', '20s').argParser(parseDuration))
     .addOption(flag('--cluster-cidr <cidr>', 'pod addresses; each node gets a subnet of it in spec.podCIDR', '10.42.0.0/16'))
     .addOption(flag('--node-cidr-mask-size <bits>', 'size of each node\'s pod subnet', 24).argParser(Number))
     .addOption(flag('--event-ttl <duration>', 'how long events are kept', '1h').argParser(parseDuration))
+    .addOption(flag('--etcd-compaction-interval <duration>', 'how long change history is kept, so watches resume instead of re-listing', '5m').argParser(parseDuration))
     .addOption(flag('--default-not-ready-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/not-ready:NoExecute', 30).argParser(Number))
     .addOption(flag('--default-unreachable-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/unreachable:NoExecute', 30).argParser(Number));
   agentFlags(cmd, { forServer: true });
@@ -78,7 +84,8 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   const nodePassword = parseJoinToken(nodeToken).password;
   // loaded here, not at the top: `kubeling agent` and `version` never load the control plane
   const [{ createApiServer }, { openSqliteStore }] = await Promise.all([import('../pkg/apiserver/index.ts'), import('../pkg/store/index.ts')]);
-  const store = openSqliteStore(join(dataDir, 'db', 'state.db'), { logger: log.child({ component: 'store' }) });
+  const historyMs = durationMs(o.etcdCompactionInterval, '5m');
+  const store = openSqliteStore(join(dataDir, 'db', 'state.db'), { logger: log.child({ component: 'store' }), historyMs });
   const api = await createApiServer({
     store,
     logger: log.child({ component: 'apiserver' }),
@@ -90,7 +97,11 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     ]),
     kubeletToken: nodePassword,
     advertiseAddress: advertise,
+    eventTtlMs: durationMs(o.eventTtl, '1h'),
+    defaultNotReadyTolerationSeconds: Number(o.defaultNotReadyTolerationSeconds ?? 30),
+    defaultUnreachableTolerationSeconds: Number(o.defaultUnreachableTolerationSeconds ?? 30),
   });
+  api.registry.watchCacheOptions.windowMs = historyMs; // the watch cache keeps as much history as the store
   let port: number;
   try {
     ({ port } = await api.listen(o.httpsListenPort, o.bindAddress));
@@ -105,7 +116,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   await writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
   log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
 
-  const controllers = await startControllers(o, { url, token: adminToken, caPem: pki.caCertPem }, log);
+  const controllers = await startControllers(o, api.registry, log);
 
   let agent: { close(): Promise<void> } | undefined;
   if (!o.disableAgent) {
@@ -137,15 +148,17 @@ function durationMs(v: number | string | undefined, fallback: string): number {
   return typeof v === 'number' ? v : parseDuration(v ?? fallback);
 }
 
-/** startControllers runs the scheduler and the controllers in this process, under leader election. */
-async function startControllers(o: ServerFlags, api: { url: string; token: string; caPem: string }, log: Logger): Promise<{ stop(): Promise<void> }> {
-  const { managerGroups } = await import('../pkg/controllers/index.ts');
-  const disabled = new Set<string>();
-  const groups = managerGroups(disabled).filter((g) => g.loops.length && !(g.lease === 'kube-scheduler' ? o.disableScheduler : o.disableControllerManager));
+/** startControllers runs the scheduler and the controllers in this process, under leader election, over in-process clients. */
+async function startControllers(o: ServerFlags, registry: Registry, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const { managerGroups, unknownControllers } = await import('../pkg/controllers/index.ts');
+  const list = o.disableControllerManager ? [] : typeof o.controllers === 'string' ? collect(o.controllers) : o.controllers ?? ['*'];
+  const unknown = unknownControllers(list);
+  if (unknown.length) throw new Error(`--controllers: unknown controller(s) ${unknown.join(', ')}`);
+  const groups = managerGroups(list, !o.disableScheduler).filter((g) => g.loops.length);
   if (!groups.length) return { stop: async () => undefined };
-  const [{ startControllerManager }, { Client }] = await Promise.all([import('../pkg/controllers/manager.ts'), import('../pkg/client/index.ts')]);
+  const [{ startControllerManager }, { LocalClient }] = await Promise.all([import('../pkg/controllers/manager.ts'), import('../pkg/apiserver/localclient.ts')]);
   return startControllerManager({
-    clientFor: (component) => new Client({ server: api.url, token: api.token, caPem: api.caPem, userAgent: component }),
+    clientFor: (component) => new LocalClient(registry, { userAgent: `${component}/${VERSION.gitVersion}`, log: log.child({ component }) }),
     log,
     leaderElect: parseBool(o.leaderElect),
     identity: `${hostName()}_${randomUUID()}`,

@@ -55,6 +55,7 @@ export function startControllerManager(o: ManagerOptions): ControllerManager {
       async stop() {
         await Promise.all(loops.map((c) => c.stop().catch((err) => log.warn({ err, controller: c.name }, 'stop failed'))));
         informers.stop();
+        await client.close();
       },
     });
   };

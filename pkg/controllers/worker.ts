@@ -37,3 +37,29 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
   const i = key.indexOf('/');
   return i < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
+
+/** Workers is a controller's running worker pool. */
+export interface Workers {
+  /** stop shuts the queue down, ends a wait for caches that never listed, and resolves when every worker is done */
+  stop(): Promise<void>;
+}
+
+/**
+ * startWorkers runs `n` workers on `queue` once every cache in `synced` has listed (upstream's WaitForCacheSync:
+ * a controller never acts on a partial view). A stop before that ends the wait without starting them.
+ */
+export function startWorkers(queue: WorkQueue, synced: Promise<unknown>[], n: number, reconcile: (key: string) => Promise<SyncResult>, log: Logger): Workers {
+  let stop!: () => void;
+  const stopped = new Promise<false>((r) => (stop = () => r(false)));
+  const running = (async () => {
+    const ready = await Promise.race([Promise.all(synced).then(() => true), stopped]);
+    if (ready) await runWorkers(queue, n, reconcile, log);
+  })();
+  return {
+    async stop() {
+      queue.shutdown();
+      stop();
+      await running;
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { lookupKind } from '../../pkg/api/resources.ts';
 import type { KubeObject } from '../../pkg/api/types.ts';
 import { Client } from '../../pkg/client/index.ts';
+import { clusterId } from '../../pkg/kubelet/index.ts';
 import { DockerRuntime } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from './images.ts';
 import { kubectl, ROOT, startServer, type KubectlResult, type RunningServer } from './server.ts';
@@ -21,6 +22,7 @@ export const eventInfo = lookupKind('v1', 'Event')!;
 export interface TwoNodeCluster {
   server: RunningServer;
   admin: Client;
+  /** this cluster's containers only */
   docker: DockerRuntime;
   images: typeof TEST_IMAGES;
   kubeconfig: string;
@@ -51,9 +53,10 @@ export interface ClusterOptions {
 
 /** startTwoNodeCluster boots the server (no embedded agent) and the agents, and waits for Ready nodes. */
 export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<TwoNodeCluster> {
-  const docker = new DockerRuntime();
-  const images = await ensureTestImages(docker);
+  const images = await ensureTestImages(new DockerRuntime());
   const server = await startServer({ args: ['--disable-agent', ...(opts.serverArgs ?? [])] });
+  // node names repeat across clusters (every test cluster has node-a and node-b): see only this cluster's containers
+  const docker = clusterDocker(server.caPem);
   const admin = new Client({ server: server.url, token: server.token, caPem: server.caPem });
   const agents = new Map<NodeName, { proc: ChildProcess; exited: Promise<void>; dir: string; out: string[] }>();
   const dirs: string[] = [];
@@ -151,6 +154,11 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
 /** removeNodeContainers removes every container the agent of `node` made (what a dead host loses). */
 async function removeNodeContainers(docker: DockerRuntime, node: string): Promise<void> {
   for (const x of await docker.listContainers({ node })) await docker.removeContainer(x.id).catch(() => undefined);
+}
+
+/** clusterDocker is a Docker client that sees only the containers of the cluster whose CA is `caPem`. */
+function clusterDocker(caPem: string): DockerRuntime {
+  return new DockerRuntime({ cluster: clusterId(caPem) });
 }
 
 /** podsByNode counts Running pods per node. */

@@ -1,0 +1,161 @@
+// endpointslice: the EndpointSlice controller (upstream pkg/controller/endpointslice) — keeps discovery.k8s.io/v1
+// EndpointSlices for every Service with a selector, owned by the Service; the planning is in slices.ts.
+import type { Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { ApiError } from '../../api/errors.ts';
+import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
+import { matchLabels, selectorFromSet } from '../../api/selectors.ts';
+import type { KubeObject } from '../../api/types.ts';
+import { keyOf, type SharedInformer } from '../../client/informer.ts';
+import { WorkQueue } from '../../client/queue.ts';
+import { podEndpointFacts, serviceSelector, servicesSelecting } from '../endpoints/index.ts';
+import type { Controller, ControllerContext } from '../types.ts';
+import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
+import { CONTROLLER_NAME, desiredGroups, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, planSlices } from './slices.ts';
+
+export * from './slices.ts';
+
+const serviceInfo = lookupKind('v1', 'Service')!;
+const podInfo = lookupKind('v1', 'Pod')!;
+/** INDEX_SERVICE files a managed slice under `ns/<service-name label>`. */
+const INDEX_SERVICE = 'endpointslice-controller/service';
+
+function managedServiceKey(s: KubeObject): string | undefined {
+  const l = s.metadata.labels ?? {};
+  if (l[LABEL_MANAGED_BY] !== CONTROLLER_NAME || !l[LABEL_SERVICE_NAME]) return undefined;
+  return `${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`;
+}
+
+/** newEndpointSliceController is the controller-manager entry of the EndpointSlice controller. */
+export function newEndpointSliceController(ctx: ControllerContext): Controller {
+  return new EndpointSliceController(ctx);
+}
+
+export class EndpointSliceController implements Controller {
+  readonly name = 'endpointslice-controller';
+  private readonly ctx: ControllerContext;
+  private readonly queue = new WorkQueue();
+  private readonly sliceInfo: ResourceInfo | undefined = lookupKind('discovery.k8s.io/v1', 'EndpointSlice');
+  private services!: SharedInformer;
+  private pods!: SharedInformer;
+  private slices!: SharedInformer;
+  /**
+   * written remembers, per service, what this controller last wrote (slice name → resourceVersion, or 'gone') until
+   * the cache shows it: a sync on a cache that has not seen our own writes would create duplicate slices
+   * (upstream's endpointSliceTracker).
+   */
+  private readonly written = new Map<string, Map<string, string>>();
+  private workers: Workers | undefined;
+
+  constructor(ctx: ControllerContext) {
+    this.ctx = ctx;
+  }
+
+  start(): void {
+    if (!this.sliceInfo) {
+      this.ctx.log.info('discovery.k8s.io/v1 EndpointSlice is not served; the endpointslice controller stays idle');
+      return;
+    }
+    this.services = this.ctx.informers.informerFor(serviceInfo);
+    this.pods = this.ctx.informers.informerFor(podInfo);
+    this.slices = this.ctx.informers.informerFor(this.sliceInfo);
+    this.slices.addIndexer(INDEX_SERVICE, (s) => {
+      const k = managedServiceKey(s);
+      return k ? [k] : [];
+    });
+    const enqueue = (k: string | undefined) => {
+      if (k) this.queue.add(k);
+    };
+    this.services.addEventHandler({
+      add: (s) => enqueue(keyOf(s)),
+      update: (_o, s) => enqueue(keyOf(s)),
+      delete: (s) => {
+        this.written.delete(keyOf(s));
+        enqueue(keyOf(s));
+      },
+    });
+    this.pods.addEventHandler({
+      add: (p) => servicesSelecting(this.services, p).forEach(enqueue),
+      update: (o, p) => {
+        if (podEndpointFacts(o as Pod) === podEndpointFacts(p as Pod)) return;
+        servicesSelecting(this.services, o, p).forEach(enqueue);
+      },
+      delete: (p) => servicesSelecting(this.services, p).forEach(enqueue),
+    });
+    this.slices.addEventHandler({
+      add: (s) => enqueue(managedServiceKey(s)),
+      update: (o, s) => {
+        enqueue(managedServiceKey(o));
+        enqueue(managedServiceKey(s));
+      },
+      delete: (s) => enqueue(managedServiceKey(s)),
+    });
+    this.workers = startWorkers(this.queue, [this.services.synced, this.pods.synced, this.slices.synced], this.ctx.options.workers, (key) => this.sync(key), this.ctx.log);
+  }
+
+  async stop(): Promise<void> {
+    await this.workers?.stop();
+  }
+
+  /** stale tells whether the cache has not yet seen every write this controller made for the service. */
+  private stale(key: string): boolean {
+    const w = this.written.get(key);
+    if (!w) return false;
+    const { namespace } = splitKey(key);
+    for (const [name, rv] of w) {
+      const cached = this.slices.get(namespace, name);
+      const seen = rv === 'gone' ? !cached : !!cached && Number(cached.metadata.resourceVersion) >= Number(rv);
+      if (seen) w.delete(name);
+    }
+    if (w.size === 0) this.written.delete(key);
+    return w.size > 0;
+  }
+
+  private remember(key: string, name: string, rv: string): void {
+    let w = this.written.get(key);
+    if (!w) this.written.set(key, (w = new Map()));
+    w.set(name, rv);
+  }
+
+  /** sync is reconcile(`ns/name` of a Service). A deleted Service's slices go with it through their ownerReference (garbage collector). */
+  private async sync(key: string): Promise<SyncResult> {
+    const info = this.sliceInfo!;
+    const { namespace, name } = splitKey(key);
+    const svc = this.services.get(namespace, name) as Service | undefined;
+    if (!svc) return;
+    // ExternalName services get no endpoints (upstream issue 105986); services without a selector get theirs out of band
+    if (svc.spec?.type === 'ExternalName') return;
+    const selector = serviceSelector(svc);
+    if (!selector) return;
+    if (this.stale(key)) return { requeueAfterMs: 1000 };
+    const reqs = selectorFromSet(selector);
+    const pods = this.pods.list(namespace).filter((p) => matchLabels(reqs, p.metadata.labels)) as Pod[];
+    const mine: EndpointSlice[] = [];
+    const foreign: EndpointSlice[] = [];
+    for (const s of this.slices.byIndex(INDEX_SERVICE, key) as unknown as EndpointSlice[]) {
+      if (s.metadata?.deletionTimestamp) continue;
+      if (s.addressType !== 'IPv4') continue;
+      // a slice of an earlier Service of the same name is not ours to reuse
+      const owned = (s.metadata?.ownerReferences ?? []).some((r) => r.uid === svc.metadata?.uid && r.controller);
+      (owned ? mine : foreign).push(s);
+    }
+    const plan = planSlices(svc, desiredGroups(svc, pods), mine);
+    plan.delete.push(...foreign);
+    for (const s of plan.create) {
+      const made = await this.ctx.client.create(info, namespace, s as unknown as KubeObject);
+      this.remember(key, made.metadata.name!, made.metadata.resourceVersion!);
+    }
+    for (const s of plan.update) {
+      const saved = await this.ctx.client.update(info, s as unknown as KubeObject);
+      this.remember(key, saved.metadata.name!, saved.metadata.resourceVersion!);
+    }
+    for (const s of plan.delete) {
+      try {
+        await this.ctx.client.delete(info, namespace, s.metadata!.name!, { preconditions: { uid: s.metadata!.uid } });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+      this.remember(key, s.metadata!.name!, 'gone');
+    }
+  }
+}

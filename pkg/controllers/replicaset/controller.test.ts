@@ -1,0 +1,141 @@
+// controller.test: the sync loop over a real in-process API server (SQLite store, LocalClient, shared informers),
+// no nodes: expectations against a lagging cache, adoption, surplus deletion and status.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lookupKind } from '../../api/resources.ts';
+import type { KubeObject } from '../../api/types.ts';
+import { createApiServer, type ApiServer } from '../../apiserver/index.ts';
+import { LocalClient } from '../../apiserver/localclient.ts';
+import { EventRecorder } from '../../client/events.ts';
+import { SharedInformerFactory } from '../../client/informer.ts';
+import { createCa, issueCert } from '../../pki/certs.ts';
+import { openSqliteStore } from '../../store/index.ts';
+import type { Store } from '../../store/types.ts';
+import { silentLogger } from '../../util/log.ts';
+import { defaultControllerOptions } from '../types.ts';
+import type { ControllerContext } from '../types.ts';
+import { ReplicaSetController } from './controller.ts';
+import { REPLICA_SET } from './kinds.ts';
+
+const RS = lookupKind('apps/v1', 'ReplicaSet')!;
+const POD = lookupKind('v1', 'Pod')!;
+
+function rs(name: string, replicas: number): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name },
+    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } },
+  };
+}
+
+function orphan(name: string, app: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+}
+
+const until = async <T>(probe: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('ReplicaSetController', () => {
+  let dir: string;
+  let store: Store;
+  let api: ApiServer;
+  let client: LocalClient;
+  let informers: SharedInformerFactory;
+  let ctl: ReplicaSetController;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kubeling-rsctl-'));
+    store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+    const ca = await createCa('test-ca', 1);
+    const serving = await issueCert(ca, { cn: 'kubeling', sans: { dns: ['localhost'], ips: ['127.0.0.1'] }, days: 1, server: true });
+    api = await createApiServer({ store, logger: silentLogger(), tls: { certPem: serving.certPem, keyPem: serving.keyPem, caCertPem: ca.certPem }, tokens: new Map() });
+    client = new LocalClient(api.registry, { userAgent: 'kube-controller-manager/v1.32.0' });
+    informers = new SharedInformerFactory(client, silentLogger());
+    const ctx: ControllerContext = {
+      client,
+      informers,
+      log: silentLogger(),
+      recorder: (component) => new EventRecorder(client, { component }, silentLogger()),
+      options: { ...defaultControllerOptions, workers: 2 },
+    };
+    ctl = new ReplicaSetController(ctx, REPLICA_SET);
+  });
+
+  afterEach(async () => {
+    await ctl.stop();
+    informers.stop();
+    await client.close();
+    await api.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pods = async (app: string) => (await client.list(POD, 'default', { labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+
+  it('never creates twice while its cache has not seen its pods', async () => {
+    // no handlers registered: the cache fills, but nothing tells the expectations that the pods arrived
+    informers.start();
+    await informers.waitForSync();
+    await client.create(RS, 'default', rs('web', 3));
+    await until(async () => informers.informerFor(RS).get('default', 'web'));
+    await ctl.sync('default/web');
+    await ctl.sync('default/web');
+    expect(await pods('web')).toHaveLength(3);
+    expect(ctl.expectations.pending('default/web')).toEqual({ add: 3, del: 0 });
+    // once the creations are observed the set acts again, and finds nothing to do
+    for (let i = 0; i < 3; i++) ctl.expectations.creationObserved('default/web');
+    await until(async () => informers.informerFor(POD).list('default').length === 3);
+    await ctl.sync('default/web');
+    expect(await pods('web')).toHaveLength(3);
+    const status = (await client.get(RS, 'default', 'web')).status;
+    expect(status).toEqual({ replicas: 3, fullyLabeledReplicas: 3, observedGeneration: 1 });
+  });
+
+  it('adopts orphans, creates the rest, deletes the surplus and reports status', async () => {
+    await client.create(POD, 'default', orphan('hand', 'api'));
+    ctl.start();
+    informers.start();
+    await client.create(RS, 'default', rs('api', 3));
+    const uid = (await client.get(RS, 'default', 'api')).metadata.uid;
+    const three = await until(async () => {
+      const p = await pods('api');
+      return p.length === 3 && p.every((x) => x.metadata.ownerReferences?.[0]?.uid === uid) ? p : undefined;
+    });
+    expect(three.map((p) => p.metadata.name)).toContain('hand');
+    await client.create(POD, 'default', orphan('extra1', 'api'));
+    await client.create(POD, 'default', orphan('extra2', 'api'));
+    await until(async () => {
+      const p = await pods('api');
+      return p.length === 3 && p.every((x) => x.metadata.ownerReferences?.[0]?.uid === uid);
+    });
+    await client.patch(RS, 'default', 'api', { spec: { replicas: 1 } }, 'merge');
+    await until(async () => {
+      const s = (await client.get(RS, 'default', 'api')).status;
+      return s?.replicas === 1 && s?.observedGeneration === 2;
+    });
+    expect(await pods('api')).toHaveLength(1);
+  });
+
+  it('releases a pod that stops matching and replaces it', async () => {
+    ctl.start();
+    informers.start();
+    await client.create(RS, 'default', rs('db', 2));
+    const two = await until(async () => {
+      const p = await pods('db');
+      return p.length === 2 ? p : undefined;
+    });
+    await client.patch(POD, 'default', two[0].metadata.name!, { metadata: { labels: { app: 'other' } } }, 'merge');
+    await until(async () => ((await client.get(POD, 'default', two[0].metadata.name!)).metadata.ownerReferences ?? []).length === 0);
+    await until(async () => (await pods('db')).length === 2);
+  });
+});
