@@ -74,7 +74,7 @@ kubectl get nodes
 
 step "deploying the example (deploy/examples)"
 image="${KUBELING_EXAMPLE_IMAGE:-stephengrider/multi-client}"
-sed -e "s/^spec:$/spec:\n  nodeName: $node_name/" -e "s|image: stephengrider/multi-client|image: $image|" deploy/examples/client-pod.yaml | kubectl apply -f -
+sed -e "s|image: stephengrider/multi-client|image: $image|" deploy/examples/client-pod.yaml | kubectl apply -f -
 kubectl apply -f deploy/examples/client-node-port.yaml
 printf 'waiting for client-pod to run (the first start pulls the image) '
 for _ in $(seq 1 ${KUBELING_WAIT_SECONDS:-300}); do
