@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import type { Client } from '../client/index.ts';
+import type { ApiClient } from '../client/index.ts';
 import { leaseObject, microTime, nodeLabels, nodeObject, nodeStatus } from './nodestatus.ts';
 import type { NodeFacts } from './nodestatus.ts';
 import type { ContainerRuntime } from './runtime/index.ts';
@@ -26,7 +26,7 @@ export function asStartupError(err: unknown): Error {
 
 /** NodeRegistrar owns the Node object and the Lease of this agent. */
 export class NodeRegistrar {
-  private readonly client: Client;
+  private readonly client: ApiClient;
   private readonly runtime: ContainerRuntime;
   private readonly log: Logger;
   private facts: NodeFacts;
@@ -35,7 +35,7 @@ export class NodeRegistrar {
   private statusTimer?: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(client: Client, runtime: ContainerRuntime, base: Omit<NodeFacts, 'info' | 'version' | 'runtimeReady'>, log: Logger) {
+  constructor(client: ApiClient, runtime: ContainerRuntime, base: Omit<NodeFacts, 'info' | 'version' | 'runtimeReady'>, log: Logger) {
     this.client = client;
     this.runtime = runtime;
     this.log = log;
@@ -59,10 +59,18 @@ export class NodeRegistrar {
       this.log.info({ node: this.facts.nodeName }, 'registered node');
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 409)) throw asStartupError(err);
-      const existing = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
-      existing.metadata.labels = { ...existing.metadata.labels, ...nodeLabels(this.facts) };
-      const updated = await this.client.update(nodeInfo, existing);
-      this.uid = updated.metadata.uid;
+      // the Node exists: add our labels, retrying when a controller (taints, pod CIDR) wrote in between
+      for (let attempt = 0; ; attempt++) {
+        const existing = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
+        existing.metadata.labels = { ...existing.metadata.labels, ...nodeLabels(this.facts) };
+        try {
+          const updated = await this.client.update(nodeInfo, existing);
+          this.uid = updated.metadata.uid;
+          break;
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 409) || attempt >= 4) throw asStartupError(e);
+        }
+      }
       this.log.info({ node: this.facts.nodeName }, 'node already registered; updated it');
     }
     await this.postStatus(true);
@@ -106,12 +114,15 @@ export class NodeRegistrar {
       ready = false;
       message = `container runtime is down: ${(err as Error).message}`;
     }
-    const changed = ready !== this.facts.runtimeReady;
     this.facts = { ...this.facts, runtimeReady: ready, runtimeMessage: message };
-    if (!force && !changed && Date.now() - this.lastPost < STATUS_HEARTBEAT_MS - 1000) return;
+    // as upstream's kubelet: compare with the Node as the server has it (the node lifecycle controller may have
+    // marked it Unknown), post when it differs and at least every heartbeat period
+    const heartbeatDue = force || Date.now() - this.lastPost >= STATUS_HEARTBEAT_MS - 1000;
     for (let attempt = 0; attempt < 3; attempt++) {
       const node = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
-      node.status = nodeStatus(this.facts, node.status, k8sNow());
+      const next = nodeStatus(this.facts, node.status, k8sNow());
+      if (!heartbeatDue && sameStatus(node.status, next)) return;
+      node.status = next;
       try {
         await this.client.updateStatus(nodeInfo, node);
         this.lastPost = Date.now();
@@ -133,6 +144,12 @@ export class NodeRegistrar {
     const next: KubeObject = { ...existing, spec: { ...existing.spec, holderIdentity: this.facts.nodeName, leaseDurationSeconds: 40, renewTime: microTime(now) } };
     if (!deepEqual(existing.spec, next.spec)) await this.client.update(leaseInfo, next);
   }
+}
+
+/** sameStatus compares node statuses, ignoring the heartbeat times that change on every post. */
+function sameStatus(a: Record<string, any> | undefined, b: Record<string, any>): boolean {
+  const strip = (st: Record<string, any> | undefined) => ({ ...(st ?? {}), conditions: (st?.conditions ?? []).map((c: Record<string, unknown>) => ({ ...c, lastHeartbeatTime: undefined })) });
+  return deepEqual(strip(a), strip(b));
 }
 
 /** k8sNow is the current time as metav1.Time (whole seconds). */

@@ -5,7 +5,7 @@ import { parseQuantity } from '../api/quantity.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { Informer } from '../client/index.ts';
-import type { Client } from '../client/index.ts';
+import type { ApiClient } from '../client/index.ts';
 import { Backoff, formatDuration } from './backoff.ts';
 import { envSources, expandCommand, needsPodIP, resolveEnv } from './env.ts';
 import type { EnvContext } from './env.ts';
@@ -41,7 +41,7 @@ const MIN_GRACE_SECONDS = 2;
 type Update = 'pod' | 'event' | 'resync' | 'orphan' | 'deleted';
 
 export interface KubeletOptions {
-  client: Client;
+  client: ApiClient;
   runtime: ContainerRuntime;
   events: EventRecorder;
   nodeName: string;

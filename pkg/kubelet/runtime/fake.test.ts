@@ -112,7 +112,7 @@ async function start(onStart?: (c: ContainerOptions) => { exitCode: number; afte
   const dataDir = mkdtempSync(join(tmpdir(), 'kubeling-fake-'));
   const events = new EventRecorder(api, { component: 'kubelet', host: 'hollow-1' }, log);
   // Kubelet asks for the HTTP Client class; it only calls the ApiClient methods MemoryApi implements.
-  const kubelet = new Kubelet({ client: api as unknown as Client, runtime, events, nodeName: 'hollow-1', nodeIp: '127.0.0.9', dataDir, log, allocatable: () => ({ cpu: 4, memory: 2 ** 34 }) });
+  const kubelet = new Kubelet({ client: api, runtime, events, nodeName: 'hollow-1', nodeIp: '127.0.0.9', dataDir, log, allocatable: () => ({ cpu: 4, memory: 2 ** 34 }) });
   await kubelet.start();
   cleanups.push(async () => {
     await kubelet.stop();
