@@ -24,6 +24,15 @@ import { startServer, ROOT, type RunningServer } from '../test/helpers/server.ts
 
 const quick = process.argv.includes('--quick');
 const skipHuge = process.argv.includes('--no-2000');
+/** argValue reads `--flag VALUE`. */
+const argValue = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+/** `--cpu-prof DIR`: the server runs under `node --cpu-prof` (profile written to DIR when it stops); phase marks are printed */
+const profDir = argValue('--cpu-prof');
+/** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) once the churn phase has run */
+const heapSnapshot = process.argv.includes('--heap-snapshot');
 
 /** N: sizes of the run (upstream-like figures; --quick shrinks them). */
 const N = quick
@@ -311,14 +320,18 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [];
   const json: Record<string, unknown> = { quick };
   let cpuMark: (() => string) | undefined;
+  let mark = (_what: string) => {};
   const row = (what: string, value: string, target = '') => {
+    mark(`end: ${what}`);
     const cpu = cpuMark?.();
     if (cpu) value = `${value} [cpu ${cpu}]`;
     rows.push([what, value, target]);
     process.stderr.write(`  ${what}: ${value}${target ? `  (target ${target})` : ''}\n`);
   };
   try {
-    const s = await startServer({ args: ['--disable-agent'], env: { KUBELING_LOG_LEVEL: 'warn' } });
+    const nodeOptions = [profDir ? `--cpu-prof --cpu-prof-dir=${profDir}` : '', heapSnapshot ? '--heapsnapshot-signal=SIGUSR2' : ''].filter(Boolean).join(' ');
+    const benchT0 = performance.now();
+    const s = await startServer({ args: ['--disable-agent'], env: { KUBELING_LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
     cleanups.push(() => s.cleanup());
     const spid = serverPid(s.proc);
     const caDir = mkdtempSync(join(tmpdir(), 'kubeling-bench-'));
@@ -350,6 +363,8 @@ async function main(): Promise<void> {
       row(`${total} hollow nodes registered and Ready`, `${secs(performance.now() - t0)} s`);
     };
     process.stderr.write(`bench:control — server pid ${spid}${quick ? ' (quick)' : ''}\n`);
+    // with --cpu-prof, each phase's end is printed as seconds since the server was spawned (to slice the profile)
+    if (profDir) mark = (what) => process.stderr.write(`  [mark ${((performance.now() - benchT0) / 1000).toFixed(1)} s] ${what}\n`);
 
     // 1–2. scheduler throughput
     await addNodes(N.small, N.small);
@@ -425,6 +440,11 @@ async function main(): Promise<void> {
     await sleep(5000);
     await sampler.stop();
     const mem = rssMb(spid);
+    if (heapSnapshot) {
+      process.kill(spid, 'SIGUSR2');
+      process.stderr.write('  heap snapshot asked for (SIGUSR2); waiting 90 s for it to be written\n');
+      await sleep(90_000);
+    }
     row(`master RSS at ${N.large} nodes / ${N.churn} pods`, `${fmt(mem.rss)} MB (peak ${fmt(mem.hwm)} MB)`, `≤ ${TARGETS.rssMb} MB`);
     json.rss500 = mem;
     for (const k of ['get', 'list', 'patch'] as const) {

@@ -8,7 +8,6 @@ import { ApiError, errors } from '../../api/errors.ts';
 import type { ResourceInfo } from '../../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../../api/types.ts';
 import { EventRecorder } from '../../client/events.ts';
-import type { Client } from '../../client/index.ts';
 import type { ApiClient, ListResult, WatchHandle } from '../../client/interface.ts';
 import { Kubelet } from '../sync.ts';
 import { FakeRuntime } from './fake.ts';
@@ -111,7 +110,6 @@ async function start(onStart?: (c: ContainerOptions) => { exitCode: number; afte
   const runtime = new FakeRuntime({ onStart, ipPrefix: '10.42.7' });
   const dataDir = mkdtempSync(join(tmpdir(), 'kubeling-fake-'));
   const events = new EventRecorder(api, { component: 'kubelet', host: 'hollow-1' }, log);
-  // Kubelet asks for the HTTP Client class; it only calls the ApiClient methods MemoryApi implements.
   const kubelet = new Kubelet({ client: api, runtime, events, nodeName: 'hollow-1', nodeIp: '127.0.0.9', dataDir, log, allocatable: () => ({ cpu: 4, memory: 2 ** 34 }) });
   await kubelet.start();
   cleanups.push(async () => {
