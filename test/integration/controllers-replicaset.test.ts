@@ -169,6 +169,18 @@ describe('ReplicaSet and ReplicationController controllers', () => {
       expect(final.map((p) => p.metadata.name)).not.toContain('pod2');
       expect(await messages('adopter', 'SuccessfulCreate')).toHaveLength(2);
     }, 90_000);
+
+    it('shows its events in kubectl describe, kubectl get events and kubectl events', async () => {
+      const d = c.kubectl('describe', 'rs', 'adopter');
+      expect(d.stdout).toMatch(/Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n/);
+      expect(d.stdout).toMatch(/Normal\s+SuccessfulDelete\s+\S+\s+replicaset-controller\s+Deleted pod: pod2/);
+      const g = c.kubectl('get', 'events', '--field-selector', 'involvedObject.name=adopter');
+      expect(g.stdout).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
+      expect(g.stdout).toMatch(/Normal\s+SuccessfulDelete\s+replicaset\/adopter\s+Deleted pod: pod2/);
+      const e = c.kubectl('events', '--for', 'replicaset/adopter');
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toMatch(/Normal\s+SuccessfulDelete\s+ReplicaSet\/adopter\s+Deleted pod: pod2/);
+    });
   });
 
   describe('ReplicationController', () => {
