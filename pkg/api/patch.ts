@@ -815,11 +815,7 @@ function sameSet(a: FieldSet, b: FieldSet): boolean {
 }
 
 function withManagedFields(obj: JsonMap, managers: Manager[]): KubeObject {
-  const meta: JsonMap = { ...(isMap(obj.metadata) ? obj.metadata : {}) };
-  const entries = encodeManagers(managers);
-  if (entries.length) meta.managedFields = entries;
-  else delete meta.managedFields;
-  return { ...obj, metadata: meta } as KubeObject;
+  return withEntries(obj, encodeManagers(managers));
 }
 
 /**
@@ -836,11 +832,18 @@ export function updateManagedFields(
   subresource?: string,
 ): KubeObject {
   const type = rootTypeOf(kindOf(next ?? old));
-  const base = Array.isArray(next.metadata?.managedFields) ? next.metadata.managedFields : old?.metadata?.managedFields;
-  const managers = decodeManagers(base);
+  const fromRequest = Array.isArray(next.metadata?.managedFields);
+  const base = fromRequest ? next.metadata.managedFields : old?.metadata?.managedFields;
   const diff = compare(old as JsonMap | undefined, next as JsonMap, type);
   const changed = new Set([...diff.added, ...diff.modified]);
   const id = managerId({ manager, operation, apiVersion: next.apiVersion, subresource });
+  // the common write (a status update, a binding) touches a few fields of a stored object whose managedFields this
+  // server wrote: only the entries that own a touched field (and the writer's own) are decoded and encoded again
+  if (!fromRequest && Array.isArray(base)) {
+    const fast = updateStoredManagers(base as ManagedFieldsEntry[], changed, diff.removed, id, { manager, operation, apiVersion: next.apiVersion, subresource }, now);
+    if (fast) return withEntries(next as JsonMap, fast);
+  }
+  const managers = decodeManagers(base);
   for (const m of managers) {
     if (managerId(m) === id) continue;
     for (const p of changed) m.set.delete(p);
@@ -855,7 +858,110 @@ export function updateManagedFields(
   for (const p of changed) self.set.add(p);
   for (const p of diff.removed) self.set.delete(p);
   if (!sameSet(before, self.set) || !self.time) self.time = now;
-  return withManagedFields(clone(next) as JsonMap, managers);
+  return withManagedFields(next as JsonMap, managers);
+}
+
+/** withEntries is `obj` (shallow) with these managedFields entries; none = no managedFields. */
+function withEntries(obj: JsonMap, entries: ManagedFieldsEntry[]): KubeObject {
+  const meta: JsonMap = { ...(isMap(obj.metadata) ? obj.metadata : {}) };
+  if (entries.length) meta.managedFields = entries;
+  else delete meta.managedFields;
+  return { ...obj, metadata: meta } as KubeObject;
+}
+
+/** hasField reports whether a FieldsV1 tree holds the path (a leaf `{}`, or a node marked with `.`). */
+function hasField(tree: unknown, path: string[]): boolean {
+  let node = tree;
+  for (const pe of path) {
+    if (!isMap(node) || !hasOwn(node, pe)) return false;
+    node = node[pe];
+  }
+  return isMap(node) && (Object.keys(node).length === 0 || hasOwn(node, '.'));
+}
+
+const ENTRY_KEYS = new Set(['manager', 'operation', 'apiVersion', 'time', 'fieldsType', 'fieldsV1', 'subresource']);
+
+/** canonicalEntry: an entry as encodeManagers writes it (so it can be kept as it is). */
+function canonicalEntry(e: unknown): e is ManagedFieldsEntry {
+  if (!isMap(e) || e.fieldsType !== 'FieldsV1' || !isMap(e.fieldsV1) || Object.keys(e.fieldsV1).length === 0) return false;
+  if (typeof e.manager !== 'string' || typeof e.operation !== 'string' || e.operation === '') return false;
+  for (const k of Object.keys(e)) {
+    if (!ENTRY_KEYS.has(k)) return false;
+    if (k !== 'fieldsV1' && k !== 'manager' && (typeof e[k] !== 'string' || e[k] === '')) return false;
+  }
+  return true;
+}
+
+const entryOrder = (a: ManagedFieldsEntry, b: ManagedFieldsEntry) =>
+  cmp(a.operation ?? '', b.operation ?? '') ||
+  cmp(a.time ?? '', b.time ?? '') ||
+  cmp(a.manager ?? '', b.manager ?? '') ||
+  cmp(a.apiVersion ?? '', b.apiVersion ?? '') ||
+  cmp(a.subresource ?? '', b.subresource ?? '');
+
+/**
+ * updateStoredManagers is updateManagedFields over entries this server encoded: entries that own none of the touched
+ * fields are kept as they are, the others decoded, changed and encoded. Undefined when the entries are not in the
+ * form encodeManagers writes (then the general path runs), so the result is always the one the general path gives.
+ */
+function updateStoredManagers(
+  entries: ManagedFieldsEntry[],
+  changed: FieldSet,
+  removed: FieldSet,
+  id: string,
+  self: Omit<Manager, 'set' | 'time'>,
+  now: string,
+): ManagedFieldsEntry[] | undefined {
+  const ids = new Set<string>();
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (!canonicalEntry(e)) return undefined;
+    const eid = managerId(e);
+    if (ids.has(eid)) return undefined;
+    ids.add(eid);
+    if (i > 0 && entryOrder(entries[i - 1], e) > 0) return undefined;
+  }
+  const touched = [...changed, ...removed].map(pathOf);
+  const changedPaths = [...changed].map(pathOf);
+  const removedPaths = [...removed].map(pathOf);
+  const out: ManagedFieldsEntry[] = [];
+  let reordered = false;
+  let sawSelf = false;
+  for (const e of entries) {
+    if (managerId(e) === id) {
+      sawSelf = true;
+      const grows = changedPaths.some((p) => !hasField(e.fieldsV1, p));
+      const shrinks = removedPaths.some((p) => hasField(e.fieldsV1, p));
+      if (!grows && !shrinks && e.time) {
+        out.push(e);
+        continue;
+      }
+      const [m] = decodeManagers([e]);
+      for (const p of changed) m.set.add(p);
+      for (const p of removed) m.set.delete(p);
+      // the set changed (or the entry had no time): it is stamped now
+      m.time = now;
+      out.push(...encodeManagers([m]));
+      reordered = true;
+      continue;
+    }
+    if (!touched.some((p) => hasField(e.fieldsV1, p))) {
+      out.push(e);
+      continue;
+    }
+    const [m] = decodeManagers([e]);
+    for (const p of changed) m.set.delete(p);
+    for (const p of removed) m.set.delete(p);
+    out.push(...encodeManagers([m]));
+  }
+  if (!sawSelf && changed.size > 0) {
+    const m: Manager = { ...self, time: now, set: new Set(changed) };
+    for (const p of removed) m.set.delete(p);
+    out.push(...encodeManagers([m]));
+    reordered = true;
+  }
+  if (reordered) out.sort(entryOrder);
+  return out;
 }
 
 function kindOf(obj: KubeObject | undefined): PatchKind {

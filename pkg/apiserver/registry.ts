@@ -73,8 +73,9 @@ const GENERATION_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'Da
 
 const MAX_CONFLICT_RETRIES = 8;
 
+/** clone deep-copies JSON data (everything here came from JSON): a JSON round trip, about twice as fast as structuredClone. */
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
 function gr(info: ResourceInfo) {
@@ -523,7 +524,8 @@ export class Registry {
       if (uid && uid !== cur.metadata.uid) {
         throw errors.conflict(gr(info), name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
       }
-      const old = withTypeMeta(info, clone(cur));
+      // the store hands out a fresh object: it is `old` as it is, and `mutate` gets a copy
+      const old = withTypeMeta(info, cur);
       let next = mutate(withTypeMeta(info, clone(cur)));
       next = this.prepareUpdate(info, old, next, subresource);
       if (!managedByMutate) Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
@@ -747,6 +749,8 @@ export class Registry {
         }
       }
       cont = page.continue;
+      // a page at a time, with I/O between: the sweep of many events must not hold the event loop (API latency)
+      if (cont) await new Promise<void>((r) => setImmediate(r));
     } while (cont);
     return removed;
   }

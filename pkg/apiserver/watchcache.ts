@@ -14,6 +14,11 @@ export interface WatchCacheOptions {
   windowMs?: number;
   /** and at most this many (default 100 000) */
   maxEvents?: number;
+  /**
+   * and at most this many bytes of object text (default 48 MiB), as upstream's cacher bounds its event window by
+   * capacity: a resume from before the window is served by a store watch of its own (the store keeps the history)
+   */
+  maxBytes?: number;
   /** a watcher whose unsent output passes this many bytes is closed; it re-lists, as upstream (default 16 MiB) */
   watcherQueueBytes?: number;
   /** how long a consistent read waits for the cache to reach the store's revision before giving up (default 3 000 ms) */
@@ -114,6 +119,9 @@ export class WatchCache {
   readonly #indexField: string | undefined;
   readonly #windowMs: number;
   readonly #maxEvents: number;
+  readonly #maxBytes: number;
+  /** bytes of object text the window's events hold */
+  #windowBytes = 0;
   readonly #queueBytes: number;
   readonly #freshTimeoutMs: number;
   readonly #log: Logger | undefined;
@@ -144,6 +152,7 @@ export class WatchCache {
     this.#indexField = INDEXED_FIELDS[this.#key];
     this.#windowMs = opts.windowMs ?? 300_000;
     this.#maxEvents = opts.maxEvents ?? 100_000;
+    this.#maxBytes = opts.maxBytes ?? 48 * 1024 * 1024;
     this.#queueBytes = opts.watcherQueueBytes ?? 16 * 1024 * 1024;
     this.#freshTimeoutMs = opts.freshTimeoutMs ?? 3000;
     this.#log = opts.log;
@@ -337,6 +346,7 @@ export class WatchCache {
     const cached: CachedEvent = { type: ev.type, revision: ev.revision, t: Date.now(), cur, lines: {} };
     if (old) cached.prev = { labels: old.labels, fields: old.fields };
     this.#events.push(cached);
+    this.#windowBytes += cur.raw.length;
     this.#trim(cached.t);
     this.#applied = ev.revision;
     this.#pending.push(cached);
@@ -359,11 +369,17 @@ export class WatchCache {
     this.#waiters = still;
   }
 
-  /** #trim drops events older than the window or beyond its count; the floor rises with them. */
+  /** #trim drops events older than the window or beyond its count or bytes (the newest event always stays); the floor rises with them. */
   #trim(now: number): void {
     const cutoff = now - this.#windowMs;
-    while (this.#head < this.#events.length && (this.#events.length - this.#head > this.#maxEvents || this.#events[this.#head].t < cutoff)) {
-      this.#floor = this.#events[this.#head].revision;
+    while (
+      this.#head < this.#events.length &&
+      (this.#events.length - this.#head > this.#maxEvents || this.#events[this.#head].t < cutoff || (this.#windowBytes > this.#maxBytes && this.#events.length - this.#head > 1))
+    ) {
+      const ev = this.#events[this.#head];
+      this.#floor = ev.revision;
+      this.#windowBytes -= ev.cur.raw.length;
+      this.#events[this.#head] = undefined as unknown as CachedEvent; // the text goes with the event, not with the array
       this.#head++;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#events.length) {

@@ -1,7 +1,7 @@
 // manager: runs the controller table (and the scheduler) under leader election, with one shared informer factory per term.
 import type { Logger } from 'pino';
 import { EventRecorder } from '../client/events.ts';
-import { SharedInformerFactory } from '../client/informer.ts';
+import { SharedInformerFactory, stripManagedFields } from '../client/informer.ts';
 import type { ApiClient } from '../client/interface.ts';
 import { LeaderElector } from '../client/leaderelection.ts';
 import type { Controller, ControllerFactory, ControllerOptions } from './types.ts';
@@ -37,7 +37,8 @@ export function startControllerManager(o: ManagerOptions): ControllerManager {
   const startTerm = (g: ManagerOptions['groups'][number]) => {
     const client = o.clientFor(g.component);
     const log = o.log.child({ component: g.component });
-    const informers = new SharedInformerFactory(client, log.child({ part: 'informers' }));
+    // cached objects without managedFields, as upstream's controller manager and scheduler keep them
+    const informers = new SharedInformerFactory(client, log.child({ part: 'informers' }), { transform: stripManagedFields });
     const recorders = new Map<string, EventRecorder>();
     const recorder = (component: string) => {
       let r = recorders.get(component);

@@ -131,6 +131,9 @@ class SqliteStore implements Store {
   /** runs a function in one read transaction: every statement in it sees the same snapshot */
   readonly #snapshot: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #compactIntervalMs: number;
+  /** a compaction due once the history of a burst of writes has aged (see #compactNow) */
+  #followUp: NodeJS.Timeout | undefined;
   readonly #poller: NodeJS.Timeout | undefined;
   /**
    * the newest revision this store knows committed; every log row up to it was handed to the watch hub (or waits in
@@ -181,6 +184,7 @@ class SqliteStore implements Store {
     });
     this.#snapshot = db.transaction((fn: () => unknown) => fn());
     const interval = opts.compactIntervalMs ?? 60_000;
+    this.#compactIntervalMs = interval;
     if (interval > 0) {
       this.#timer = setInterval(() => this.#autoCompact(), interval);
       this.#timer.unref();
@@ -453,6 +457,15 @@ class SqliteStore implements Store {
     this.#writesSinceCompact = 0;
     this.#sync();
     const target = revision === undefined ? compactTarget(this.#rev, this.#compacted, this.#keep, this.#committedBy(Date.now() - this.#historyMs)) : Math.min(revision, this.#rev);
+    // writes newer than the history period were kept: when it has passed for them, compact again (a burst of writes
+    // faster than the history period would otherwise wait for the next timer or the next many writes)
+    if (!this.#closed && revision === undefined && (target ?? 0) < this.#rev && !this.#followUp && this.#historyMs < (this.#compactIntervalMs || Infinity)) {
+      this.#followUp = setTimeout(() => {
+        this.#followUp = undefined;
+        this.#autoCompact();
+      }, this.#historyMs + 100);
+      this.#followUp.unref();
+    }
     if (target === undefined || target <= this.#compacted) return;
     const started = performance.now();
     const delLog = this.#stmt('DELETE FROM log WHERE id > ? AND id <= ?');
@@ -510,6 +523,7 @@ class SqliteStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#followUp) clearTimeout(this.#followUp);
     if (this.#poller) clearInterval(this.#poller);
     this.#flush();
     if (this.#compaction) await this.#compaction.catch(() => {});
