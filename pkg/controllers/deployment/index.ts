@@ -7,7 +7,7 @@ import type { KubeObject } from '../../api/types.ts';
 import { INDEX_NAMESPACE, INDEX_OWNER_UID, keyOf } from '../../client/informer.ts';
 import { WorkQueue } from '../../client/queue.ts';
 import type { Controller, ControllerContext } from '../types.ts';
-import { ControllerRefManager, getControllerOf, resolveControllerRef } from '../util/controllerref.ts';
+import { claimCandidates, ControllerRefManager, ensureOrphanIndex, getControllerOf, resolveControllerRef } from '../util/controllerref.ts';
 import { startWorkers, splitKey, type SyncResult , type Workers } from '../worker.ts';
 import { rolloutRecreate, type PodMap } from './recreate.ts';
 import { getRollbackTo, rollback } from './rollback.ts';
@@ -32,6 +32,7 @@ export function newDeploymentController(ctx: ControllerContext): Controller {
   const deployments = ctx.informers.informerFor(deploymentInfo);
   const replicaSets = ctx.informers.informerFor(replicaSetInfo);
   const pods = ctx.informers.informerFor(podInfo);
+  ensureOrphanIndex(replicaSets);
   const s = new DeploymentSync({ client: ctx.client, recorder, log });
   let running: Workers | undefined;
 
@@ -89,7 +90,10 @@ export function newDeploymentController(ctx: ControllerContext): Controller {
     if (d && (d as Deployment).spec?.strategy?.type === 'Recreate') enqueue(d);
   };
 
-  /** getReplicaSetsForDeployment claims the namespace's sets: adopt matching orphans, release ours that stopped matching. */
+  /**
+   * getReplicaSetsForDeployment claims sets: adopt the namespace's matching orphans, release ours that stopped
+   * matching. The candidates come from the owner and orphan indexes, not a scan of the namespace's sets.
+   */
   const getReplicaSetsForDeployment = async (d: Deployment): Promise<ReplicaSet[]> => {
     const sel = d.spec!.selector!;
     const mgr = new ControllerRefManager({
@@ -100,7 +104,7 @@ export function newDeploymentController(ctx: ControllerContext): Controller {
       childInfo: replicaSetInfo,
       match: (rs) => selectorMatches(sel, rs.metadata.labels),
     });
-    const claimed = await mgr.claim(replicaSets.byIndex(INDEX_NAMESPACE, d.metadata!.namespace ?? ''));
+    const claimed = await mgr.claim(claimCandidates(replicaSets, obj(d)));
     return claimed.map((rs) => structuredClone(rs) as unknown as ReplicaSet);
   };
 

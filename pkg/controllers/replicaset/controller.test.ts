@@ -1,5 +1,6 @@
 // controller.test: the sync loop over a real in-process API server (SQLite store, LocalClient, shared informers),
-// no nodes: expectations against a lagging cache, adoption, surplus deletion and status.
+// no nodes: expectations against a lagging cache, adoption, surplus deletion and status, and that a sync never
+// looks at the pods other controllers own.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,26 @@ function orphan(name: string, app: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
 }
 
+/** reads counts reads of the labels and ownerReferences of cached pods named `unrelated-…` (see countReads). */
+let reads = 0;
+
+/** countReads is an informer transform: reading the labels or ownerReferences of an `unrelated-…` pod counts. */
+function countReads(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Pod' || !obj.metadata.name?.startsWith('unrelated-')) return obj;
+  const { labels, ownerReferences, ...rest } = obj.metadata;
+  const metadata = { ...rest } as KubeObject['metadata'];
+  for (const [k, v] of Object.entries({ labels, ownerReferences })) {
+    Object.defineProperty(metadata, k, {
+      enumerable: true,
+      get: () => {
+        reads++;
+        return v;
+      },
+    });
+  }
+  return { ...obj, metadata };
+}
+
 const until = async <T>(probe: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> => {
   const end = Date.now() + ms;
   for (;;) {
@@ -60,7 +81,7 @@ describe('ReplicaSetController', () => {
     const serving = await issueCert(ca, { cn: 'kubeling', sans: { dns: ['localhost'], ips: ['127.0.0.1'] }, days: 1, server: true });
     api = await createApiServer({ store, logger: silentLogger(), tls: { certPem: serving.certPem, keyPem: serving.keyPem, caCertPem: ca.certPem }, tokens: new Map() });
     client = new LocalClient(api.registry, { userAgent: 'kube-controller-manager/v1.32.0' });
-    informers = new SharedInformerFactory(client, silentLogger());
+    informers = new SharedInformerFactory(client, silentLogger(), { transform: countReads });
     const ctx: ControllerContext = {
       client,
       informers,
@@ -137,5 +158,27 @@ describe('ReplicaSetController', () => {
     await client.patch(POD, 'default', two[0].metadata.name!, { metadata: { labels: { app: 'other' } } }, 'merge');
     await until(async () => ((await client.get(POD, 'default', two[0].metadata.name!)).metadata.ownerReferences ?? []).length === 0);
     await until(async () => (await pods('db')).length === 2);
+  });
+
+  it('finds its pods through the owner and orphan indexes: 1,000 pods of another controller are never visited', async () => {
+    const ref = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'someone-else', uid: '0b7d3c1e-0000-4000-8000-000000000001', controller: true };
+    for (let i = 0; i < 1000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => client.create(POD, 'default', { ...orphan(`unrelated-${i + j}`, 'web'), metadata: { name: `unrelated-${i + j}`, labels: { app: 'web' }, ownerReferences: [ref] } })),
+      );
+    }
+    await client.create(POD, 'default', orphan('hand', 'web'));
+    informers.start();
+    await informers.waitForSync();
+    expect(informers.informerFor(POD).list('default')).toHaveLength(1001);
+    reads = 0;
+    await client.create(RS, 'default', rs('web', 2));
+    const uid = (await until(async () => informers.informerFor(RS).get('default', 'web'))).metadata.uid;
+    await ctl.sync('default/web');
+    // the orphan was adopted and one pod created; the 1,000 matching pods of someone-else were left alone
+    const mine = (await pods('web')).filter((p) => p.metadata.ownerReferences?.[0]?.uid === uid);
+    expect(mine.map((p) => p.metadata.name)).toContain('hand');
+    expect(mine).toHaveLength(2);
+    expect(reads).toBe(0);
   });
 });

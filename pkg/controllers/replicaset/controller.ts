@@ -14,7 +14,7 @@ import { WorkQueue } from '../../client/queue.ts';
 import type { Controller, ControllerContext } from '../types.ts';
 import { startWorkers, splitKey , type Workers } from '../worker.ts';
 import type { SyncResult } from '../worker.ts';
-import { claimPods, getControllerOf, newControllerRef, resolveControllerRef } from '../util/controllerref.ts';
+import { claimCandidates, claimPods, ensureOrphanIndex, getControllerOf, newControllerRef, resolveControllerRef } from '../util/controllerref.ts';
 import { Expectations } from '../util/expectations.ts';
 import { isPodActive, isPodReady, podsToDelete } from '../util/pods.ts';
 import { podFromTemplate } from '../util/template.ts';
@@ -47,6 +47,7 @@ export class ReplicaSetController implements Controller {
     this.recorder = ctx.recorder(kind.component);
     this.sets = ctx.informers.informerFor(kind.info);
     this.pods = ctx.informers.informerFor(PODS);
+    ensureOrphanIndex(this.pods);
     this.workers = ctx.options.workers;
   }
 
@@ -161,8 +162,9 @@ export class ReplicaSetController implements Controller {
       this.log.warn({ key }, 'invalid selector; ignoring the set');
       return;
     }
-    // every active pod of the namespace: also those that stopped matching but still carry our controllerRef
-    const active = this.pods.byIndex(INDEX_NAMESPACE, namespace ?? '').filter((p) => isPodActive(p as Pod));
+    // the active pods we control (also those that stopped matching: released) and the namespace's orphans (adopted
+    // if they match), from the indexes: never a scan of every pod of the namespace
+    const active = claimCandidates(this.pods, set).filter((p) => isPodActive(p as Pod));
     const owned = await claimPods(
       { client: this.client, owner: set, ownerKind: this.kind.ownerKind, ownerInfo: this.kind.info, childInfo: PODS, selector },
       active,

@@ -1,11 +1,14 @@
-// controllerref.test: the claim decision table and the manager's adopt/release patches (a recording fake client).
+// controllerref.test: the claim decision table, the manager's adopt/release patches (a recording fake client), and
+// the claim candidates from a real informer's owner and orphan indexes.
 import { describe, expect, it } from 'vitest';
 import { errors } from '../../api/errors.ts';
 import { lookupKind } from '../../api/resources.ts';
-import { selectorFromSet } from '../../api/selectors.ts';
+import { matchLabels, selectorFromSet } from '../../api/selectors.ts';
 import type { KubeObject } from '../../api/types.ts';
+import { SharedIndexInformer } from '../../client/informer.ts';
 import type { ApiClient } from '../../client/interface.ts';
-import { claimAction, claimPods, getControllerOf, resolveControllerRef } from './controllerref.ts';
+import { silentLogger } from '../../util/log.ts';
+import { claimAction, claimCandidates, claimPods, ControllerRefManager, ensureOrphanIndex, getControllerOf, INDEX_ORPHAN, resolveControllerRef } from './controllerref.ts';
 import type { ClaimAction } from './controllerref.ts';
 
 const RS = lookupKind('apps/v1', 'ReplicaSet')!;
@@ -96,5 +99,70 @@ describe('claimPods', () => {
     const f = fakeClient(owner(), (name) => (name === 'vanished' ? errors.notFound({ group: '', resource: 'pods' }, name) : name === 'broken' ? new Error('boom') : undefined));
     await expect(claimPods({ client: f.client, owner: owner(), ownerKind: kind, ownerInfo: RS, childInfo: PODS, selector }, [pod('vanished'), pod('broken'), pod('fine')])).rejects.toThrow('boom');
     expect(f.patches.map((p) => p.name)).toEqual(['fine']);
+  });
+});
+
+/** cachedInformer is a real pods informer whose list returns `items` and whose watch stays open until stopped. */
+async function cachedInformer(items: KubeObject[]): Promise<SharedIndexInformer> {
+  const client = {
+    async list() {
+      return { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '1' }, items };
+    },
+    watch() {
+      let stop!: () => void;
+      const done = new Promise<void>((r) => (stop = r));
+      return { stop, done };
+    },
+  } as unknown as ApiClient;
+  const inf = new SharedIndexInformer(client, PODS, silentLogger(), { pageSize: 0 });
+  ensureOrphanIndex(inf);
+  inf.run();
+  await inf.synced;
+  return inf;
+}
+
+describe('claimCandidates', () => {
+  it('visits only what the owner controls and the namespace orphans, never the pods others control', async () => {
+    const unrelated = Array.from({ length: 1000 }, (_, i) => pod(`theirs-${i}`, `other-${i % 7}`));
+    const elsewhere = Array.from({ length: 1000 }, (_, i) => pod(`elsewhere-${i}`, undefined, { namespace: 'other' }));
+    const stray = { ...pod('stray'), metadata: { ...pod('stray').metadata, labels: { app: 'db' } } };
+    const released = { ...pod('released', 'rs-uid'), metadata: { ...pod('released', 'rs-uid').metadata, labels: { app: 'db' } } };
+    const mine = [pod('mine-1', 'rs-uid'), pod('mine-2', 'rs-uid'), released];
+    const orphans = [pod('orphan-1'), pod('orphan-2'), stray];
+    const inf = await cachedInformer([...unrelated, ...mine, ...elsewhere, ...orphans, pod('dying', undefined, { deletionTimestamp: 'x' })]);
+    try {
+      const candidates = claimCandidates(inf, owner());
+      expect(candidates.map((p) => p.metadata.name).sort()).toEqual([...mine, ...orphans].map((p) => p.metadata.name).sort());
+      // the claim evaluates the selector once per candidate, and not at all for 2,000 unrelated pods
+      let evaluated = 0;
+      const sel = selectorFromSet({ app: 'web' });
+      const f = fakeClient(owner());
+      const match = (p: KubeObject) => {
+        evaluated++;
+        return matchLabels(sel, p.metadata.labels);
+      };
+      const claimed = await new ControllerRefManager({ client: f.client, owner: owner(), ownerKind: kind, ownerInfo: RS, childInfo: PODS, match }).claim(candidates);
+      expect(evaluated).toBe(6);
+      expect(claimed.map((p) => p.metadata.name).sort()).toEqual(['mine-1', 'mine-2', 'orphan-1', 'orphan-2']);
+      expect(f.patches.map((p) => p.name).sort()).toEqual(['orphan-1', 'orphan-2', 'released']);
+      // the orphan index holds each namespace's adoptable orphans: not the deleting one
+      expect(inf.byIndex(INDEX_ORPHAN, 'ns').map((p) => p.metadata.name).sort()).toEqual(['orphan-1', 'orphan-2', 'stray']);
+      ensureOrphanIndex(inf); // idempotent
+      expect(inf.byIndex(INDEX_ORPHAN, 'other')).toHaveLength(1000);
+    } finally {
+      inf.stop();
+    }
+  });
+
+  it('a claim skips objects other controllers own without evaluating the selector', async () => {
+    let evaluated = 0;
+    const f = fakeClient(owner());
+    const match = () => {
+      evaluated++;
+      return true;
+    };
+    const claimed = await new ControllerRefManager({ client: f.client, owner: owner(), ownerKind: kind, ownerInfo: RS, childInfo: PODS, match }).claim([pod('theirs', 'x'), pod('mine', 'rs-uid')]);
+    expect(claimed.map((p) => p.metadata.name)).toEqual(['mine']);
+    expect(evaluated).toBe(1);
   });
 });

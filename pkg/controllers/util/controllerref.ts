@@ -4,6 +4,8 @@ import type { ResourceInfo } from '../../api/resources.ts';
 import { matchLabels } from '../../api/selectors.ts';
 import type { LabelRequirement } from '../../api/selectors.ts';
 import type { KubeObject, OwnerReference } from '../../api/types.ts';
+import { INDEX_OWNER_UID } from '../../client/informer.ts';
+import type { SharedInformer } from '../../client/informer.ts';
 import type { ApiClient } from '../../client/interface.ts';
 
 /** OwnerKind is the type meta an ownerReference needs: `{ apiVersion: 'apps/v1', kind: 'ReplicaSet' }`. */
@@ -30,6 +32,41 @@ export function resolveControllerRef(ref: OwnerReference | undefined, kind: stri
   if (!ref || ref.kind !== kind) return undefined;
   const owner = lookup(ref.name);
   return owner && owner.metadata.uid === ref.uid ? owner : undefined;
+}
+
+/** INDEX_ORPHAN names the custom index of objects without a controller (and not being deleted), by namespace. */
+export const INDEX_ORPHAN = 'orphan';
+
+/** orphanIndex is the INDEX_ORPHAN function: the namespace of an adoptable orphan, nothing otherwise. */
+export function orphanIndex(obj: KubeObject): string[] {
+  if (getControllerOf(obj) || obj.metadata.deletionTimestamp) return [];
+  return [obj.metadata.namespace ?? ''];
+}
+
+const withOrphanIndex = new WeakSet<SharedInformer>();
+
+/** ensureOrphanIndex adds INDEX_ORPHAN to a shared informer once, however many controllers ask. */
+export function ensureOrphanIndex(informer: SharedInformer): void {
+  if (withOrphanIndex.has(informer)) return;
+  informer.addIndexer(INDEX_ORPHAN, orphanIndex);
+  withOrphanIndex.add(informer);
+}
+
+/**
+ * claimCandidates is every object a claim for `owner` can act on, from the informer's indexes instead of a scan
+ * of the namespace: what the owner already controls (the 'ownerUid' index, narrowed to its controllerRef and its
+ * namespace: kept or released) and the namespace's orphans (INDEX_ORPHAN: adopted if they match). Objects other
+ * controllers own are never looked at, as claiming would ignore them anyway. The informer needs ensureOrphanIndex.
+ */
+export function claimCandidates(informer: SharedInformer, owner: KubeObject): KubeObject[] {
+  const uid = owner.metadata.uid!;
+  const ns = owner.metadata.namespace ?? '';
+  const out: KubeObject[] = [];
+  for (const o of informer.byIndex(INDEX_OWNER_UID, uid)) {
+    if (getControllerOf(o)?.uid === uid && (o.metadata.namespace ?? '') === ns) out.push(o);
+  }
+  for (const o of informer.byIndex(INDEX_ORPHAN, ns)) out.push(o);
+  return out;
 }
 
 /**
@@ -91,7 +128,11 @@ export class ControllerRefManager {
   async claim(objs: readonly KubeObject[]): Promise<KubeObject[]> {
     const claimed: KubeObject[] = [];
     let firstError: unknown;
+    const uid = this.o.owner.metadata.uid;
     for (const obj of objs) {
+      // someone else's object: ignored whatever the selector says, so don't evaluate it
+      const ref = getControllerOf(obj);
+      if (ref && ref.uid !== uid) continue;
       const action = claimAction(obj, this.o.owner, this.o.match(obj));
       try {
         if (action === 'keep') claimed.push(obj);

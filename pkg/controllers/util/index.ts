@@ -1,6 +1,6 @@
 // util: helpers shared by the workload controllers (replicaset, deployment, …): controller refs and claiming,
 // expectations, pod readiness/availability and deletion ranking, pods from templates, the FNV template hash.
-export { getControllerOf, newControllerRef, resolveControllerRef, claimAction, ControllerRefManager, claimPods } from './controllerref.ts';
+export { getControllerOf, newControllerRef, resolveControllerRef, claimAction, ControllerRefManager, claimPods, claimCandidates, ensureOrphanIndex, orphanIndex, INDEX_ORPHAN } from './controllerref.ts';
 export type { OwnerKind, ClaimAction, ControllerRefManagerOptions } from './controllerref.ts';
 export { Expectations, EXPECTATIONS_TIMEOUT_MS } from './expectations.ts';
 export {
