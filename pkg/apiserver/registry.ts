@@ -7,8 +7,10 @@ import type { KubeObject } from '../api/types.ts';
 import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
+import type { DeleteOptions } from '../client/interface.ts';
+import { encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
-import { WatchCache, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
+import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
 import { ServiceAllocator, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
@@ -25,12 +27,8 @@ export interface WriteOptions {
   keepManagedFields?: boolean;
 }
 
-export interface DeleteOptions {
-  gracePeriodSeconds?: number;
-  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun?: boolean;
-}
+/** DeleteOptions are the client contract's: the registry applies exactly what a client can ask for. */
+export type { DeleteOptions };
 
 export interface ListQuery {
   labelSelector?: string;
@@ -732,12 +730,17 @@ export class Registry {
    */
   async sweepExpiredEvents(ttlMs: number, nowMs = Date.now()): Promise<number> {
     let removed = 0;
-    let cont: string | undefined;
-    do {
+    // Each page is read at the newest revision, after the last key seen (a token made just before the read): the
+    // sweep needs no consistent snapshot, and a page at a past revision costs a pass over every remaining row (its
+    // remaining count reads each row's revision) — a sweep of 60,000 events under writes took seconds of event loop.
+    let after: { namespace: string; name: string } | undefined;
+    for (;;) {
+      const cont = after && encodeContinue({ resource: 'events', ...after, revision: this.store.revision() });
       const page = await this.store.list('events', { limit: 500, continue: cont }).catch(() => undefined);
       if (!page) break;
       for (const raw of page.items) {
         const ev = JSON.parse(raw) as KubeObject;
+        after = { namespace: ev.metadata.namespace ?? '', name: ev.metadata.name ?? '' };
         const times = [ev.lastTimestamp, ev.eventTime, ev.series?.lastObservedTime, ev.metadata.creationTimestamp].map((t) => (typeof t === 'string' ? Date.parse(t) : NaN)).filter((t) => !Number.isNaN(t));
         const last = times.length ? Math.max(...times) : nowMs;
         if (nowMs - last < ttlMs) continue;
@@ -748,10 +751,10 @@ export class Registry {
           /* changed or gone meanwhile: the next sweep looks again */
         }
       }
-      cont = page.continue;
+      if (!page.continue) break;
       // a page at a time, with I/O between: the sweep of many events must not hold the event loop (API latency)
-      if (cont) await new Promise<void>((r) => setImmediate(r));
-    } while (cont);
+      await new Promise<void>((r) => setImmediate(r));
+    }
     return removed;
   }
 
@@ -893,8 +896,8 @@ export class Registry {
 
   /**
    * watchShared registers `target` with the resource's watch cache: every watcher of an event gets the same
-   * serialised line. A resourceVersion older than the cache's window but still in the store's history is served by a
-   * store watch of its own; older than that is 410 Expired (the client re-lists).
+   * serialised line. A resourceVersion older than the cache's window but still in the store's history has the gap
+   * replayed from the store and then joins the cache's fan-out; older than that is 410 Expired (the client re-lists).
    */
   async watchShared(info: ResourceInfo, namespace: string | undefined, q: WatchQuery, target: CacheTarget): Promise<CacheWatch> {
     const sel = this.parseSelection(info, q);
@@ -919,13 +922,33 @@ export class Registry {
     } catch (e) {
       if (!(e instanceof StoreError && e.code === 'Expired')) throw e;
     }
-    return this.watchStore(info, ns, sel, from!, target);
+    return this.watchStore(info, ns, sel, from!, target, cache, csel);
   }
 
-  /** watchStore serves one watcher from a store watch of its own (a resume from before the watch cache's window). */
-  private watchStore(info: ResourceInfo, ns: string | undefined, sel: Selection, from: number, target: CacheTarget): CacheWatch {
+  /**
+   * watchStore serves a resume from before the watch cache's window: a store watch replays the gap, and as soon as
+   * the events it delivered reach the cache's window (at once, for the store's synchronous replay) the watcher joins
+   * the cache and the store watch ends — so no resume keeps a store listener that filters every event for itself.
+   */
+  private watchStore(info: ResourceInfo, ns: string | undefined, sel: Selection, from: number, target: CacheTarget, cache: WatchCache, csel: CacheSelection): CacheWatch {
     let last = from;
     let stopped = false;
+    /** the cache watch this watcher moved to, once the gap was replayed */
+    let joined: CacheWatch | undefined;
+    const queueLimit = this.watchCacheOptions.watcherQueueBytes ?? 16 * 1024 * 1024;
+    let queued = 0;
+    /** join moves the watcher to the cache when every event up to `last` was delivered and the window holds the rest */
+    const join = () => {
+      if (stopped || joined || last < cache.oldest) return;
+      stopped = true; // the store watch delivers nothing more
+      w?.stop();
+      try {
+        joined = cache.watch(csel, last, target, queued);
+      } catch (err) {
+        this.log?.warn({ err, resource: info.resource }, 'watch: joining the cache failed; closing the stream');
+        target.close('watch resume failed');
+      }
+    };
     const deliver = (type: 'ADDED' | 'MODIFIED' | 'DELETED', ev: StoreEvent) => {
       if (stopped) return;
       const d: Delivery = {
@@ -934,13 +957,16 @@ export class Registry {
         line: () => `{"type":"${type}","object":${JSON.stringify(withTypeMeta(info, ev.object))}}\n`,
         object: () => structuredClone(withTypeMeta(info, ev.object)),
       };
-      if (target.deliver(d) > (this.watchCacheOptions.watcherQueueBytes ?? 16 * 1024 * 1024)) {
+      queued = target.deliver(d);
+      // the replay is bounded by the history and does not count against the queue bound; what piles up after it does
+      if (!replaying && queued > queueLimit) {
         stopped = true;
         w?.stop();
         target.close('watcher queue overflowed');
       }
     };
     const onEvent = (ev: StoreEvent) => {
+      if (stopped) return;
       last = ev.revision;
       const nowMatch = this.matches(info, sel, ev.object);
       const prevMatch = ev.prev ? this.matches(info, sel, ev.prev) : false;
@@ -951,22 +977,34 @@ export class Registry {
       } else if (nowMatch && prevMatch) deliver('MODIFIED', ev);
       else if (nowMatch) deliver('ADDED', ev);
       else if (prevMatch) deliver('DELETED', ev);
+      join();
+    };
+    const onProgress = (rev: number) => {
+      if (stopped) return;
+      last = Math.max(last, rev);
+      join();
     };
     let w: { stop(): void } | undefined;
+    let replaying = true;
     try {
-      w = this.store.watch(storeKey(info), { namespace: ns, fromRevision: from, onProgress: (rev) => (last = Math.max(last, rev)) }, onEvent);
+      w = this.store.watch(storeKey(info), { namespace: ns, fromRevision: from, onProgress }, onEvent);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'Expired') throw errors.expired(e.message);
       throw e;
+    } finally {
+      replaying = false;
     }
-    const handle = w;
+    // joined during the replay (the store watch was not returned yet then): end it now
+    if (stopped) w.stop();
+    else join();
     return {
       revision: from,
       stop: () => {
         stopped = true;
-        handle.stop();
+        w?.stop();
+        joined?.stop();
       },
-      bookmarkRevision: () => last,
+      bookmarkRevision: () => (joined ? joined.bookmarkRevision() : last),
     };
   }
 }

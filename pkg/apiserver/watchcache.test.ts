@@ -219,4 +219,32 @@ describe('Registry reads', () => {
     expect(any.items).toHaveLength(3);
     reg.stopCaches();
   });
+
+  it('replays a resume from before the window out of the store, then serves it from the cache\'s fan-out', async () => {
+    const reg = new Registry(store, log);
+    reg.watchCacheOptions = { maxEvents: 2 };
+    const c = await reg.cacheFor(POD);
+    await store.create('pods', pod('a', 'node-a'));
+    const from = store.revision();
+    for (const n of ['b', 'c', 'd']) await store.create('pods', pod(n, n === 'c' ? 'node-b' : 'node-a'));
+    await settled(c);
+    expect(c.oldest).toBeGreaterThan(from);
+    const before = c.watcherCount;
+    const r = recorder();
+    const w = await reg.watchShared(POD, undefined, { resourceVersion: String(from), fieldSelector: 'spec.nodeName=node-a' }, r);
+    expect(r.got).toEqual(['ADDED b', 'ADDED d']);
+    // it joined the cache: one more cache watcher, and live events reach it through the shared fan-out
+    expect(c.watcherCount).toBe(before + 1);
+    await store.create('pods', pod('e', 'node-a'));
+    await store.create('pods', pod('f', 'node-b'));
+    await settled(c);
+    expect(r.got).toEqual(['ADDED b', 'ADDED d', 'ADDED e']);
+    expect(w.bookmarkRevision()).toBe(store.revision());
+    w.stop();
+    expect(c.watcherCount).toBe(before);
+    // older than the store's history: 410
+    await store.compact(store.revision());
+    await expect(reg.watchShared(POD, undefined, { resourceVersion: String(from) }, recorder())).rejects.toMatchObject({ code: 410 });
+    reg.stopCaches();
+  });
 });

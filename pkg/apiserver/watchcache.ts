@@ -257,15 +257,16 @@ export class WatchCache {
 
   /**
    * watch registers a watcher. `from` undefined = start with the current state as ADDED events; a revision = every
-   * selected change after it. Throws StoreError Expired when `from` is older than the window.
+   * selected change after it. Throws StoreError Expired when `from` is older than the window. `queuedBefore` is what
+   * the target already holds of a replay served elsewhere (it does not count against the queue bound either).
    */
-  watch(sel: CacheSelection, from: number | undefined, target: CacheTarget): CacheWatch {
+  watch(sel: CacheSelection, from: number | undefined, target: CacheTarget, queuedBefore = 0): CacheWatch {
     if (from !== undefined && from < this.#floor) {
       throw new StoreError('Expired', `too old resource version: ${from} (${this.#floor})`, this.#floor);
     }
     const indexed = this.indexedValue(sel.fields);
     const reg: Registered = { sel, target, after: Math.max(from ?? 0, this.#applied), indexed, limit: this.#queueBytes, stopped: false };
-    let queued = 0;
+    let queued = queuedBefore;
     if (from === undefined) {
       for (const raw of this.list(sel).items) queued = target.deliver(this.#snapshotDelivery(raw));
     } else {

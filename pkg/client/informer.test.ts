@@ -203,6 +203,34 @@ describe('SharedInformerFactory', () => {
     expect(late.events[2]).toBe('delete default/a');
   });
 
+  it('gives views that share one cache; a stopped view\'s handlers get nothing more and the informer runs on', async () => {
+    const c = new FakeClient();
+    c.put(pod('a'));
+    const f = factory(c);
+    const term1 = f.scoped();
+    const term2 = f.scoped();
+    const h1 = recorder();
+    const h2 = recorder();
+    term1.informerFor(podInfo).addEventHandler(h1);
+    term2.informerFor(podInfo).addEventHandler(h2);
+    f.start();
+    await term1.waitForSync();
+    await term2.waitForSync();
+    expect(c.lists.length).toBe(1); // one list and one watch for both
+    term1.stop();
+    c.put(pod('b'));
+    await until(() => h2.events.length === 2);
+    expect(h1.events).toEqual(['add default/a']);
+    expect(c.watches.length).toBe(1);
+    // a new term gets the cache replayed as adds, from the same informer
+    const term3 = f.scoped();
+    const h3 = recorder();
+    term3.informerFor(podInfo).addEventHandler(h3);
+    expect(h3.events.sort()).toEqual(['add default/a', 'add default/b']);
+    expect(term3.informerFor(podInfo).get('default', 'b')?.metadata.name).toBe('b');
+    expect(c.lists.length).toBe(1);
+  });
+
   it('starts an informer asked for after start at once', async () => {
     const c = new FakeClient();
     c.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });

@@ -136,6 +136,14 @@ export class SharedIndexInformer implements SharedInformer {
     }
   }
 
+  /** removeEventHandler unregisters `h` (upstream's RemoveEventHandler): it gets nothing more, its resync stops. */
+  removeEventHandler(h: ResourceEventHandler): void {
+    const i = this.handlers.findIndex((r) => r.h === h);
+    if (i < 0) return;
+    const [reg] = this.handlers.splice(i, 1);
+    if (reg.timer) clearInterval(reg.timer);
+  }
+
   addIndexer(name: string, fn: IndexFunc): void {
     this.indexers.set(name, fn);
     const idx = new Map<string, Set<string>>();
@@ -323,13 +331,13 @@ export class SharedIndexInformer implements SharedInformer {
         this.unindex(k, old);
         this.store.delete(k);
       }
-      for (const reg of this.handlers) safe(() => reg.h.delete?.(obj), this.log);
+      for (const reg of [...this.handlers]) safe(() => reg.h.delete?.(obj), this.log);
       return;
     }
     if (old) this.unindex(k, old);
     this.store.set(k, obj);
     this.index(k, obj);
-    for (const reg of this.handlers) {
+    for (const reg of [...this.handlers]) {
       if (old) safe(() => reg.h.update?.(old, obj), this.log);
       else safe(() => reg.h.add?.(obj), this.log);
     }
@@ -417,6 +425,91 @@ export class SharedInformerFactory {
   stop(): void {
     this.stopped = true;
     for (const inf of this.informers.values()) inf.stop();
+  }
+
+  /**
+   * scoped returns a view of this factory for one set of loops (one leader-election term): the same informers and
+   * caches, but the handlers added through the view are removed when the view stops, and the informers keep running.
+   * So the scheduler and the controller manager in one process hold ONE cache of every pod, and a lost lease stops
+   * only its loops.
+   */
+  scoped(): SharedInformerFactory {
+    return new ScopedInformerFactory(this, this.client, this.log);
+  }
+}
+
+/** ScopedInformerFactory is a view of a shared factory whose handlers go away with it (see SharedInformerFactory.scoped). */
+class ScopedInformerFactory extends SharedInformerFactory {
+  private readonly parent: SharedInformerFactory;
+  private readonly views = new Map<SharedInformer, ScopedInformer>();
+  private viewStopped = false;
+
+  constructor(parent: SharedInformerFactory, client: ApiClient, log: Logger) {
+    super(client, log);
+    this.parent = parent;
+  }
+
+  override informerFor(info: ResourceInfo): SharedInformer {
+    const inf = this.parent.informerFor(info);
+    let v = this.views.get(inf);
+    if (!v) this.views.set(inf, (v = new ScopedInformer(inf as SharedIndexInformer)));
+    if (this.viewStopped) v.close();
+    return v;
+  }
+
+  override start(): void {
+    if (!this.viewStopped) this.parent.start();
+  }
+
+  override async waitForSync(): Promise<void> {
+    let n = -1;
+    while (n !== this.views.size) {
+      n = this.views.size;
+      await Promise.all([...this.views.values()].map((i) => i.synced));
+    }
+  }
+
+  /** stop removes this view's handlers; the informers, shared with other views, keep running. */
+  override stop(): void {
+    this.viewStopped = true;
+    for (const v of this.views.values()) v.close();
+  }
+}
+
+/** ScopedInformer is one shared informer as a view sees it: reads go to the cache, handlers are remembered for removal. */
+class ScopedInformer implements SharedInformer {
+  private readonly inf: SharedIndexInformer;
+  private readonly added: ResourceEventHandler[] = [];
+  private closed = false;
+  constructor(inf: SharedIndexInformer) {
+    this.inf = inf;
+  }
+  get synced(): Promise<void> {
+    return this.inf.synced;
+  }
+  addEventHandler(h: ResourceEventHandler, resyncMs?: number): void {
+    if (this.closed) return;
+    this.added.push(h);
+    this.inf.addEventHandler(h, resyncMs);
+  }
+  close(): void {
+    this.closed = true;
+    for (const h of this.added.splice(0)) this.inf.removeEventHandler(h);
+  }
+  addIndexer(name: string, fn: IndexFunc): void {
+    this.inf.addIndexer(name, fn);
+  }
+  byIndex(name: string, value: string): KubeObject[] {
+    return this.inf.byIndex(name, value);
+  }
+  get(namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.inf.get(namespace, name);
+  }
+  list(namespace?: string): KubeObject[] {
+    return this.inf.list(namespace);
+  }
+  hasSynced(): boolean {
+    return this.inf.hasSynced();
   }
 }
 

@@ -1,4 +1,4 @@
-// manager: runs the controller table (and the scheduler) under leader election, with one shared informer factory per term.
+// manager: runs the controller table (and the scheduler) under leader election over ONE informer factory for the process (each term a view of it).
 import type { Logger } from 'pino';
 import { EventRecorder } from '../client/events.ts';
 import { SharedInformerFactory, stripManagedFields } from '../client/informer.ts';
@@ -26,19 +26,28 @@ export interface ControllerManager {
 }
 
 /**
- * startControllerManager starts one term per group: when the group's lease is won, a fresh informer factory is
- * made, the loops are built and started, and the informers begin; when the lease is lost everything of that term
- * stops, so a new leader never shares a cache with an old one.
+ * startControllerManager starts one term per group: when the group's lease is won, the loops are built and started
+ * over a view of the process's one informer factory; when the lease is lost the term's loops stop and its handlers
+ * are removed. The informers are read-only caches of the cluster and stay: the scheduler and the controller manager
+ * share one cache of every pod (upstream runs them as two processes with a cache each; here they are one process).
  */
 export function startControllerManager(o: ManagerOptions): ControllerManager {
   const terms = new Map<string, { stop(): Promise<void> }>();
   const electors: LeaderElector[] = [];
+  // made with the first term; cached objects without managedFields, as upstream's controller manager and scheduler keep them
+  let shared: { factory: SharedInformerFactory; client: ApiClient } | undefined;
+  const sharedFactory = () => {
+    if (!shared) {
+      const client = o.clientFor('kubeling-informers');
+      shared = { client, factory: new SharedInformerFactory(client, o.log.child({ part: 'informers' }), { transform: stripManagedFields }) };
+    }
+    return shared.factory;
+  };
 
   const startTerm = (g: ManagerOptions['groups'][number]) => {
     const client = o.clientFor(g.component);
     const log = o.log.child({ component: g.component });
-    // cached objects without managedFields, as upstream's controller manager and scheduler keep them
-    const informers = new SharedInformerFactory(client, log.child({ part: 'informers' }), { transform: stripManagedFields });
+    const informers = sharedFactory().scoped();
     const recorders = new Map<string, EventRecorder>();
     const recorder = (component: string) => {
       let r = recorders.get(component);
@@ -54,8 +63,8 @@ export function startControllerManager(o: ManagerOptions): ControllerManager {
     log.info({ loops: loops.map((c) => c.name) }, 'started');
     terms.set(g.lease, {
       async stop() {
+        informers.stop(); // this term's handlers go; the caches stay for the next term
         await Promise.all(loops.map((c) => c.stop().catch((err) => log.warn({ err, controller: c.name }, 'stop failed'))));
-        informers.stop();
         await client.close();
       },
     });
@@ -93,6 +102,9 @@ export function startControllerManager(o: ManagerOptions): ControllerManager {
     async stop() {
       await Promise.all([...terms.keys()].map(stopTerm));
       await Promise.all(electors.map((e) => e.stop()));
+      shared?.factory.stop();
+      await shared?.client.close();
+      shared = undefined;
     },
   };
 }
