@@ -128,26 +128,7 @@ export interface Plugin {
   normalizeScore?(scores: number[], state: CycleState): void;
 }
 
-/** toleratesTaint is upstream's Toleration.ToleratesTaint. */
-export function toleratesTaint(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  switch (t.operator ?? 'Equal') {
-    case 'Exists':
-      return true;
-    case 'Equal':
-    case '':
-      return (t.value ?? '') === (taint.value ?? '');
-    default:
-      return false;
-  }
-}
-
-/** tolerates reports whether any toleration tolerates the taint. */
-export function tolerates(tolerations: readonly Toleration[], taint: Taint): boolean {
-  for (const t of tolerations) if (toleratesTaint(t, taint)) return true;
-  return false;
-}
+export { tolerates, toleratesTaint } from '../api/tolerations.ts';
 
 /** defaultNormalize is upstream's helper.DefaultNormalizeScore: scale to [0, max] by the largest score; `reverse` flips it. */
 export function defaultNormalize(scores: number[], reverse: boolean): void {

@@ -14,7 +14,7 @@ import { evictionFor, notReadyStatus, observe, readyStatus, reconcileTaints, sil
 import type { Probe, TimedTaint } from './plan.ts';
 import { TokenBucket } from './ratelimit.ts';
 
-export { evictionFor, reconcileTaints, silentConditions, tolerates, wantedTaints, TAINT } from './plan.ts';
+export { evictionFor, reconcileTaints, silentConditions, wantedTaints, TAINT } from './plan.ts';
 
 const nodeInfo = lookupKind('v1', 'Node')!;
 const podInfo = lookupKind('v1', 'Pod')!;

@@ -1,6 +1,7 @@
 // plan: the node lifecycle controller's pure decisions — node health from lease/heartbeat, condition taints, taint-based eviction.
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { Node, NodeCondition, Pod, PodCondition, Taint, Toleration } from 'kubernetes-types/core/v1.js';
+import { toleratesTaint } from '../../api/tolerations.ts';
 
 /** Taint keys the controller owns (upstream k8s.io/api/core/v1 well_known_taints.go). */
 export const TAINT = {
@@ -117,14 +118,6 @@ export function reconcileTaints(current: Taint[] | undefined, wanted: Taint[], n
   return [...kept, ...added];
 }
 
-/** tolerates is upstream's Toleration.ToleratesTaint: effect (empty = all), key (empty + Exists = all), Exists or Equal on value. */
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  if (t.operator === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
-}
 
 /** TimedTaint is a NoExecute taint with the time (ms) since which it holds. */
 export interface TimedTaint {
@@ -148,7 +141,7 @@ export function evictionFor(pod: Pod, taints: TimedTaint[], now: number): Evicti
   let first: Taint | undefined;
   for (const { taint, since } of taints) {
     if (taint.effect !== 'NoExecute') continue;
-    const used = tolerations.filter((t) => (!t.effect || t.effect === 'NoExecute') && tolerates(t, taint));
+    const used = tolerations.filter((t) => (!t.effect || t.effect === 'NoExecute') && toleratesTaint(t, taint));
     if (!used.length) return { action: 'delete', taint };
     if (used.some((t) => t.tolerationSeconds === undefined || t.tolerationSeconds === null)) continue;
     const secs = Math.max(0, Math.min(...used.map((t) => t.tolerationSeconds!)));
