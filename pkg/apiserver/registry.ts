@@ -7,7 +7,7 @@ import type { KubeObject } from '../api/types.ts';
 import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
-import type { DeleteOptions } from '../client/interface.ts';
+import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
 import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
@@ -30,16 +30,8 @@ export interface WriteOptions {
 /** DeleteOptions are the client contract's: the registry applies exactly what a client can ask for. */
 export type { DeleteOptions };
 
-export interface ListQuery {
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  /** '' or undefined = most recent (consistent); '0' = any (served from the watch cache); a number = see the match */
-  resourceVersion?: string;
-  /** with a numeric resourceVersion: 'Exact' reads the state as of it; 'NotOlderThan' (default) the newest */
-  resourceVersionMatch?: string;
-}
+/** ListQuery is the client contract's: a list asks the registry exactly what a client can ask. */
+export type { ListQuery };
 
 /** WatchQuery is a watch's selection and starting point. */
 export interface WatchQuery {

@@ -8,8 +8,10 @@ export interface ListQuery {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
-  /** '' or undefined = most recent; '0' = any; a number = at least that revision */
+  /** '' or undefined = most recent (consistent); '0' = any (served from the watch cache); a number = see the match */
   resourceVersion?: string;
+  /** with a numeric resourceVersion: 'Exact' reads the state as of it; 'NotOlderThan' (default) the newest */
+  resourceVersionMatch?: string;
 }
 
 export interface ListResult {
