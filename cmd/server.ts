@@ -30,6 +30,10 @@ export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFi
   controllers?: string[] | string;
   nodeMonitorGracePeriod?: number;
   clusterCidr?: string;
+  serviceCidr?: string;
+  serviceNodePortRange?: string;
+  clusterDns?: string;
+  clusterDomain?: string;
   nodeCidrMaskSize?: number;
   eventTtl?: number;
   etcdCompactionInterval?: number;
@@ -55,6 +59,10 @@ export function serverCommand(): Command {
     .addOption(flag('--controllers <list>', 'controllers to run: * for all, NAME to add one, -NAME to leave one out (e.g. *,-garbagecollector)').argParser(collect))
     .addOption(flag('--node-monitor-grace-period <duration>', 'a node whose lease is older is marked NotReady/Unknown', '20s').argParser(parseDuration))
     .addOption(flag('--cluster-cidr <cidr>', 'pod addresses; each node gets a subnet of it in spec.podCIDR', '10.42.0.0/16'))
+    .addOption(flag('--service-cidr <cidr>', 'Service ClusterIPs come from here', '10.43.0.0/16'))
+    .addOption(flag('--service-node-port-range <range>', 'ports NodePort services may use (BASE-MAX)', '30000-32767'))
+    .addOption(flag('--cluster-dns <ip>', 'ClusterIP of the cluster DNS service kube-system/kube-dns (default: the 10th address of --service-cidr)'))
+    .addOption(flag('--cluster-domain <domain>', 'DNS domain of the cluster', 'cluster.local'))
     .addOption(flag('--node-cidr-mask-size <bits>', 'size of each node\'s pod subnet', 24).argParser(Number))
     .addOption(flag('--event-ttl <duration>', 'how long events are kept', '1h').argParser(parseDuration))
     .addOption(flag('--etcd-compaction-interval <duration>', 'how long change history is kept, so watches resume instead of re-listing', '5m').argParser(parseDuration))
@@ -100,6 +108,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     eventTtlMs: durationMs(o.eventTtl, '1h'),
     defaultNotReadyTolerationSeconds: Number(o.defaultNotReadyTolerationSeconds ?? 30),
     defaultUnreachableTolerationSeconds: Number(o.defaultUnreachableTolerationSeconds ?? 30),
+    cluster: { clusterCIDR: o.clusterCidr, serviceCIDR: o.serviceCidr, serviceNodePortRange: o.serviceNodePortRange, clusterDNS: o.clusterDns, clusterDomain: o.clusterDomain },
   });
   api.registry.watchCacheOptions.windowMs = historyMs; // the watch cache keeps as much history as the store
   let port: number;

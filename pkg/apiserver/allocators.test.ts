@@ -10,7 +10,7 @@ import type { KubeObject } from '../api/types.ts';
 import { openSqliteStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
-import { IP_CLAIMS, PORT_CLAIMS } from './allocators.ts';
+import { IP_CLAIMS, PORT_CLAIMS, dropTypeDependentFields, nthAddress, parseCidr, parsePortRange } from './allocators.ts';
 import { Registry } from './registry.ts';
 
 const SVC = lookupKind('v1', 'Service')!;
@@ -101,5 +101,81 @@ describe('ServiceAllocator in the store', () => {
     expect(await claims(IP_CLAIMS)).toEqual(['10.43.0.50', '10.43.0.98']);
     expect(await claims(PORT_CLAIMS)).toEqual(['30050']);
     await expect(a.create(SVC, 'default', svc('dup', { clusterIP: '10.43.0.50' }), {})).rejects.toThrow(/provided IP is already allocated/);
+  });
+});
+
+describe('ranges', () => {
+  it.each([
+    ['30000-32767', { min: 30000, max: 32767 }],
+    ['30000+10', { min: 30000, max: 30010 }],
+    [' 31000 ', { min: 31000, max: 31000 }],
+  ])('parsePortRange(%s)', (r, want) => expect(parsePortRange(r)).toEqual(want));
+  it.each(['', '3-2', '0-10', '1-70000', 'a-b'])('parsePortRange(%j) throws', (r) => expect(() => parsePortRange(r)).toThrow(/invalid port range/));
+  it.each([
+    ['10.43.0.0/16', 10, '10.43.0.10'],
+    ['10.96.0.0/12', 1, '10.96.0.1'],
+    ['10.50.7.0/24', 10, '10.50.7.10'],
+  ])('nthAddress(%s, %d)', (c, n, want) => expect(nthAddress(c, n)).toBe(want));
+  it('parseCidr rejects garbage', () => expect(() => parseCidr('10.43.0.0')).toThrow(/invalid CIDR/));
+  it('a service CIDR and port range from the flags bound what is handed out', async () => {
+    const r = new Registry(store, silentLogger(), { serviceCidr: '10.50.7.0/24', serviceNodePortRange: '31000-31001' });
+    await r.start();
+    registries.push(r);
+    const SVC2 = lookupKind('v1', 'Service')!;
+    const a = await r.create(SVC2, 'default', svc('a'), {});
+    expect((a.spec as { clusterIP: string }).clusterIP).toMatch(/^10\.50\.7\./);
+    expect((a.spec as { clusterIP: string }).clusterIP).not.toBe('10.50.7.10');
+    expect((a.spec as { ports: { nodePort: number }[] }).ports[0].nodePort).toBe(31000);
+    await expect(r.create(SVC2, 'default', svc('b', { ports: [{ port: 80, nodePort: 30000 }] }), {})).rejects.toThrow(/The range of valid ports is 31000-31001/);
+  });
+});
+
+describe('dropTypeDependentFields', () => {
+  const lb = (): KubeObject => ({
+    metadata: { name: 's' },
+    spec: { type: 'LoadBalancer', clusterIP: '10.43.0.20', clusterIPs: ['10.43.0.20'], externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true, ports: [{ port: 80, nodePort: 30001 }] },
+    status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
+  });
+  const cases: [string, (n: KubeObject) => void, (n: KubeObject) => void][] = [
+    [
+      'to ClusterIP: node ports, policy, allocate flag and LB status go, the ClusterIP stays',
+      (n) => (n.spec.type = 'ClusterIP'),
+      (n) => {
+        expect(n.spec).toEqual({ type: 'ClusterIP', clusterIP: '10.43.0.20', clusterIPs: ['10.43.0.20'], ports: [{ port: 80 }] });
+        expect(n.status).toEqual({ loadBalancer: {} });
+      },
+    ],
+    [
+      'to ClusterIP with a node port changed by the client: kept (validation refuses it)',
+      (n) => ((n.spec.type = 'ClusterIP'), (n.spec.ports[0].nodePort = 30002)),
+      (n) => expect(n.spec.ports[0].nodePort).toBe(30002),
+    ],
+    ['to NodePort: node ports kept, LB status cleared', (n) => (n.spec.type = 'NodePort'), (n) => (expect(n.spec.ports[0].nodePort).toBe(30001), expect(n.status.loadBalancer).toEqual({}))],
+    ['to ExternalName: the ClusterIP goes', (n) => ((n.spec.type = 'ExternalName'), (n.spec.externalName = 'example.com')), (n) => expect(n.spec.clusterIP).toBeUndefined()],
+    ['staying a LoadBalancer: untouched', () => undefined, (n) => expect(n).toEqual(lb())],
+  ];
+  it.each(cases)('%s', (_n, change, check) => {
+    const next = lb();
+    change(next);
+    dropTypeDependentFields(next, lb());
+    check(next);
+  });
+});
+
+describe('ensureClusterConfig', () => {
+  const config = { clusterCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', clusterDNS: '10.43.0.10', clusterDomain: 'cluster.local', serviceNodePortRange: '30000-32767' };
+  it('two servers on one store make one kube-dns at the DNS address, claimed; a restart with new values updates both', async () => {
+    const [a, b] = [await registry(), await registry()];
+    await Promise.all([a.ensureClusterConfig(config), b.ensureClusterConfig(config)]);
+    const dns = await store.get('services', 'kube-system', 'kube-dns');
+    expect(dns?.spec.clusterIP).toBe('10.43.0.10');
+    expect(await claims(IP_CLAIMS)).toEqual(['10.43.0.10']);
+    expect((await store.get('configmaps', 'kube-system', 'kubeling-config'))?.data).toEqual(config);
+    // nobody else gets the address
+    await expect(a.create(SVC, 'default', svc('x', { type: 'ClusterIP', clusterIP: '10.43.0.10' }), {})).rejects.toThrow(/provided IP is already allocated/);
+    await a.ensureClusterConfig({ ...config, clusterDNS: '10.43.0.53', clusterDomain: 'example.test' });
+    expect((await store.get('services', 'kube-system', 'kube-dns'))?.spec.clusterIP).toBe('10.43.0.53');
+    expect((await store.get('configmaps', 'kube-system', 'kubeling-config'))?.data.clusterDomain).toBe('example.test');
+    expect(await claims(IP_CLAIMS)).toEqual(['10.43.0.53']);
   });
 });

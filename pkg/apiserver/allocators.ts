@@ -1,4 +1,5 @@
-// allocators: hands out Service ClusterIPs (10.43.0.0/16) and NodePorts (30000–32767) as claims kept in the store,
+// allocators: hands out Service ClusterIPs (--service-cidr, 10.43.0.0/16) and NodePorts (--service-node-port-range,
+// 30000-32767) as claims kept in the store,
 // so several API servers sharing one store never hand out the same address or port.
 import type { Logger } from 'pino';
 import { errors, field, type FieldError } from '../api/errors.ts';
@@ -28,6 +29,40 @@ function intToIp(n: number): string {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/** parseCidr reads an IPv4 CIDR (`10.43.0.0/16`) into its first address and size; throws on anything else. */
+export function parseCidr(cidr: string): { base: number; size: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr.trim());
+  const base = m ? ipToInt(m[1]) : NaN;
+  const bits = m ? Number(m[2]) : NaN;
+  if (Number.isNaN(base) || !(bits >= 1 && bits <= 30)) throw new Error(`invalid CIDR ${JSON.stringify(cidr)}: want an IPv4 network such as 10.43.0.0/16`);
+  const size = 2 ** (32 - bits);
+  return { base: base - (base % size), size };
+}
+
+/** nthAddress is the n-th address of a CIDR (upstream: the kubernetes service takes the 1st, kube-dns the 10th). */
+export function nthAddress(cidr: string, n: number): string {
+  const { base, size } = parseCidr(cidr);
+  if (n < 0 || n >= size) throw new Error(`CIDR ${cidr} has no address number ${n}`);
+  return intToIp(base + n);
+}
+
+/** cidrContains says whether an IPv4 address lies in a CIDR. */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const { base, size } = parseCidr(cidr);
+  const n = ipToInt(ip);
+  return !Number.isNaN(n) && n >= base && n < base + size;
+}
+
+/** parsePortRange reads upstream's --service-node-port-range syntax: `30000-32767`, `30000+2767`, or one port. */
+export function parsePortRange(range: string): { min: number; max: number } {
+  const m = /^\s*(\d+)\s*(?:([-+])\s*(\d+))?\s*$/.exec(range);
+  if (!m) throw new Error(`invalid port range ${JSON.stringify(range)}: want BASE-MAX, e.g. 30000-32767`);
+  const min = Number(m[1]);
+  const max = m[2] === '+' ? min + Number(m[3]) : m[2] === '-' ? Number(m[3]) : min;
+  if (!(min >= 1 && max <= 65535 && min <= max)) throw new Error(`invalid port range ${JSON.stringify(range)}: want 1 <= BASE <= MAX <= 65535`);
+  return { min, max };
+}
+
 type SpecOf = ServiceSpec & { ports?: ServicePort[] };
 
 function specOf(svc: KubeObject | undefined): SpecOf {
@@ -53,22 +88,24 @@ export interface Allocation {
  */
 export class ServiceAllocator {
   readonly cidr: string;
-  readonly portMin = 30000;
-  readonly portMax = 32767;
+  readonly portMin: number;
+  readonly portMax: number;
   private readonly base: number;
   private readonly size: number;
   private readonly usedIps = new Set<number>();
   private readonly usedPorts = new Set<number>();
-  private nextIp = 10;
-  private nextPort = 30000;
+  /** dynamic picks start after the 10th address, which kube-dns takes (upstream's default cluster DNS address) */
+  private nextIp = 11;
+  private nextPort: number;
   private store: Store | undefined;
   private watchers: Watcher[] = [];
 
-  constructor(cidr = '10.43.0.0/16') {
-    this.cidr = cidr;
-    const [addr, bits] = cidr.split('/');
-    this.base = ipToInt(addr);
-    this.size = 2 ** (32 - Number(bits));
+  /** `cidr` is --service-cidr, `portRange` --service-node-port-range (`30000-32767`). */
+  constructor(cidr = '10.43.0.0/16', portRange = '30000-32767') {
+    ({ base: this.base, size: this.size } = parseCidr(cidr));
+    this.cidr = `${intToIp(this.base)}/${32 - Math.log2(this.size)}`;
+    ({ min: this.portMin, max: this.portMax } = parsePortRange(portRange));
+    this.nextPort = this.portMin;
   }
 
   /** kubernetesServiceIP is the first address of the range, reserved for the `kubernetes` service. */
@@ -296,4 +333,42 @@ export class ServiceAllocator {
     }
     return undefined;
   }
+}
+
+const needsNodePorts = (t: string | undefined) => t === 'NodePort' || t === 'LoadBalancer';
+const externallyAccessible = (s: SpecOf) => needsNodePorts(s.type) || (s.type === 'ClusterIP' && !!s.externalIPs?.length);
+
+/**
+ * dropTypeDependentFields is upstream's service strategy step of the same name, on update: a field the new type no
+ * longer uses is wiped when the client did not change it (so `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` on a
+ * LoadBalancer works): clusterIP(s) for ExternalName, nodePorts, healthCheckNodePort, allocateLoadBalancerNodePorts,
+ * loadBalancerClass, externalTrafficPolicy; and status.loadBalancer of a service that is no longer a LoadBalancer.
+ */
+export function dropTypeDependentFields(next: KubeObject, old: KubeObject): void {
+  const n = (next.spec ??= {}) as SpecOf;
+  const o = specOf(old);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const mut = n as Record<string, unknown>;
+  if (o.type !== 'ExternalName' && n.type === 'ExternalName') {
+    if (same(o.clusterIP, n.clusterIP) && same(o.clusterIPs, n.clusterIPs)) {
+      delete mut.clusterIP;
+      delete mut.clusterIPs;
+    }
+    if (same(o.ipFamilies, n.ipFamilies)) delete mut.ipFamilies;
+    if (same(o.ipFamilyPolicy, n.ipFamilyPolicy)) delete mut.ipFamilyPolicy;
+  }
+  if (needsNodePorts(o.type) && !needsNodePorts(n.type)) {
+    const nodePorts = (s: SpecOf) => (s.ports ?? []).map((p) => p.nodePort ?? 0);
+    const oldSet = new Set(nodePorts(o).filter(Boolean));
+    // unchanged = every node port left on the new ports is one the service had
+    if (nodePorts(n).every((p) => !p || oldSet.has(p))) for (const p of n.ports ?? []) delete (p as unknown as Record<string, unknown>).nodePort;
+  }
+  const needsHc = (s: SpecOf) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
+  if (needsHc(o) && !needsHc(n) && same(o.healthCheckNodePort, n.healthCheckNodePort)) delete mut.healthCheckNodePort;
+  if (o.type === 'LoadBalancer' && n.type !== 'LoadBalancer') {
+    if (n.allocateLoadBalancerNodePorts !== undefined && same(o.allocateLoadBalancerNodePorts, n.allocateLoadBalancerNodePorts)) delete mut.allocateLoadBalancerNodePorts;
+    if (same(o.loadBalancerClass, n.loadBalancerClass)) delete mut.loadBalancerClass;
+  }
+  if (externallyAccessible(o) && !externallyAccessible(n) && same(o.externalTrafficPolicy, n.externalTrafficPolicy)) delete mut.externalTrafficPolicy;
+  if (n.type !== 'LoadBalancer' && next.status?.loadBalancer && Object.keys(next.status.loadBalancer).length) next.status = { ...next.status, loadBalancer: {} };
 }

@@ -15,11 +15,13 @@ import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
 import { aggregatedDiscoveryVersion, decodeBody, mediaType, responseShape, type ResponseShape } from './negotiate.ts';
 import { openapiRoot, openapiGroupVersion, openapiV2, OPENAPI_V2_PROTOBUF } from './openapi.ts';
-import { Registry, deleteOptionsFrom, withTypeMeta, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
+import { Registry, deleteOptionsFrom, withTypeMeta, type ClusterConfig, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
+import { nthAddress, parseCidr, parsePortRange } from './allocators.ts';
 import { NodeProxy } from './nodeproxy.ts';
+import { ServiceProxy, parseProxyPath } from './serviceproxy.ts';
 import type { CacheTarget } from './watchcache.ts';
 
-export { Registry } from './registry.ts';
+export { Registry, CLUSTER_CONFIG, type ClusterConfig } from './registry.ts';
 
 export { VERSION } from '../api/version.ts';
 
@@ -39,6 +41,31 @@ export interface ApiServerOptions {
   defaultNotReadyTolerationSeconds?: number;
   /** --default-unreachable-toleration-seconds (default 30, upstream 300) */
   defaultUnreachableTolerationSeconds?: number;
+  /**
+   * the cluster's network configuration (--cluster-cidr, --service-cidr, --cluster-dns, --cluster-domain,
+   * --service-node-port-range), published in ConfigMap kube-system/kubeling-config; unset keys take the defaults
+   */
+  cluster?: Partial<ClusterConfig>;
+}
+
+/**
+ * clusterConfig fills the defaults of the published configuration: 10.42.0.0/16 pods, 10.43.0.0/16 services, the
+ * 10th service address for DNS (upstream's convention), cluster.local, ports 30000-32767. Throws on a malformed value.
+ */
+export function clusterConfig(c: Partial<ClusterConfig> = {}): ClusterConfig {
+  const serviceCIDR = c.serviceCIDR || '10.43.0.0/16';
+  const clusterCIDR = c.clusterCIDR || '10.42.0.0/16';
+  parseCidr(serviceCIDR);
+  parseCidr(clusterCIDR);
+  const serviceNodePortRange = c.serviceNodePortRange || '30000-32767';
+  const { min, max } = parsePortRange(serviceNodePortRange);
+  return {
+    clusterCIDR,
+    serviceCIDR,
+    clusterDNS: c.clusterDNS || nthAddress(serviceCIDR, 10),
+    clusterDomain: (c.clusterDomain || 'cluster.local').replace(/^\.+|\.+$/g, ''),
+    serviceNodePortRange: `${min}-${max}`,
+  };
 }
 
 export interface ApiServer {
@@ -53,15 +80,20 @@ const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024;
 /** createApiServer wires the registry over the store into a fastify app; call listen() to serve. */
 export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const log = opts.logger;
+  const cluster = clusterConfig(opts.cluster);
   const registry = new Registry(opts.store, log.child({ component: 'registry' }), {
     defaultNotReadyTolerationSeconds: opts.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
+    serviceCidr: cluster.serviceCIDR,
+    serviceNodePortRange: cluster.serviceNodePortRange,
   });
   registry.watchCacheOptions = { watcherQueueBytes: WATCH_BUFFER_LIMIT };
   await registry.start();
+  await registry.ensureClusterConfig(cluster);
   const eventSweep = startEventSweep(registry, opts.eventTtlMs ?? DEFAULT_EVENT_TTL_MS, log);
   const nodeProxy = new NodeProxy(registry, opts.tls.caCertPem, log.child({ component: 'nodeproxy' }));
   nodeProxy.kubeletToken = opts.kubeletToken ?? '';
+  const serviceProxy = new ServiceProxy(registry, log.child({ component: 'serviceproxy' }));
   const openWatches = new Set<() => void>();
 
   const app = Fastify({
@@ -88,6 +120,17 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const path = req.url.split('?')[0].replace(/\/+$/, '') || '/';
     if (PUBLIC.has(path)) return;
     if (!authenticate(req.headers.authorization)) throw errors.unauthorized();
+  });
+
+  // services/pods proxy subresources: taken over before the body is read, so request bodies stream to the backend
+  app.addHook('onRequest', async (req, reply) => {
+    const [pathname, query = ''] = req.url.split('?', 2);
+    if (!pathname.includes('/proxy')) return;
+    const target = parseProxyPath(pathname);
+    if (!target) return;
+    reply.hijack();
+    await serviceProxy.serveHttp(req.raw, reply.raw, target, query);
+    return reply;
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -355,6 +398,18 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       return;
     }
     const [pathname, query = ''] = (req.url ?? '').split('?', 2);
+    let proxied: ReturnType<typeof parseProxyPath>;
+    try {
+      proxied = parseProxyPath(pathname);
+    } catch (err) {
+      const s = (err as ApiError).status;
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(s)}`);
+      return;
+    }
+    if (proxied) {
+      void serviceProxy.serveUpgrade(req, socket, head, proxied, query);
+      return;
+    }
     const t = parseApiPath(pathname);
     if (t.type !== 'resource' || t.resource !== 'pods' || !t.name || !['exec', 'attach', 'portforward'].includes(t.subresource ?? '')) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');

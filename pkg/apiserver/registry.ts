@@ -11,7 +11,7 @@ import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
 import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
-import { ServiceAllocator, type Allocation } from './allocators.ts';
+import { ServiceAllocator, dropTypeDependentFields, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
 import { findUnknownFields } from './schema.ts';
@@ -82,14 +82,33 @@ export interface RegistryOptions {
   defaultNotReadyTolerationSeconds?: number;
   /** --default-unreachable-toleration-seconds (default 30; upstream 300) */
   defaultUnreachableTolerationSeconds?: number;
+  /** --service-cidr: where ClusterIPs come from (default 10.43.0.0/16) */
+  serviceCidr?: string;
+  /** --service-node-port-range (default 30000-32767) */
+  serviceNodePortRange?: string;
 }
+
+/**
+ * ClusterConfig is what the server publishes in ConfigMap `kube-system/kubeling-config` for the agents (their
+ * kube-proxy, DNS responder and pod network read it at start).
+ */
+export interface ClusterConfig {
+  clusterCIDR: string;
+  serviceCIDR: string;
+  clusterDNS: string;
+  clusterDomain: string;
+  serviceNodePortRange: string;
+}
+
+/** The ConfigMap the cluster configuration is published in. */
+export const CLUSTER_CONFIG = { namespace: 'kube-system', name: 'kubeling-config' } as const;
 
 /** Registry implements the API's object semantics; the HTTP layer only parses and renders. */
 export class Registry {
   readonly store: Store;
-  readonly allocator = new ServiceAllocator();
+  readonly allocator: ServiceAllocator;
   private readonly log: Logger;
-  private readonly options: Required<RegistryOptions>;
+  private readonly options: Required<Omit<RegistryOptions, 'serviceCidr' | 'serviceNodePortRange'>>;
   /** namespaces: name → phase, kept current by a store watch (saves a read on every namespaced create) */
   private readonly namespaces = new Map<string, 'Active' | 'Terminating'>();
   private namespaceWatch: { stop(): void } | undefined;
@@ -97,7 +116,9 @@ export class Registry {
   constructor(store: Store, log: Logger, options: RegistryOptions = {}) {
     this.store = store;
     this.log = log;
-    this.options = { defaultNotReadyTolerationSeconds: 30, defaultUnreachableTolerationSeconds: 30, ...stripUndefined(options) };
+    const { serviceCidr, serviceNodePortRange, ...rest } = options;
+    this.options = { defaultNotReadyTolerationSeconds: 30, defaultUnreachableTolerationSeconds: 30, ...stripUndefined(rest) };
+    this.allocator = new ServiceAllocator(serviceCidr ?? '10.43.0.0/16', serviceNodePortRange ?? '30000-32767');
   }
 
   /**
@@ -135,24 +156,89 @@ export class Registry {
   }
 
   /**
-   * ensureKubernetesService keeps `default/kubernetes` (the first ClusterIP) and its Endpoints pointing at the API
-   * server, as upstream's apiserver does on start.
+   * ensureKubernetesService keeps `default/kubernetes` (the first ClusterIP), its Endpoints and its EndpointSlice
+   * pointing at the API server, as upstream's apiserver reconciler does on start: the Endpoints carry
+   * `endpointslice.kubernetes.io/skip-mirror` (the server writes the slice itself), the slice carries only
+   * `kubernetes.io/service-name`.
    */
   async ensureKubernetesService(ip: string, port: number): Promise<void> {
     const svcInfo = lookupKind('v1', 'Service')!;
     const epInfo = lookupKind('v1', 'Endpoints')!;
     const labels = { component: 'apiserver', provider: 'kubernetes' };
+    const tolerate409 = (e: unknown) => {
+      if (!(e instanceof ApiError && e.code === 409)) throw e;
+    };
     if (!(await this.store.get('services', 'default', 'kubernetes'))) {
       await this.create(svcInfo, 'default', {
         metadata: { name: 'kubernetes', labels },
         spec: { type: 'ClusterIP', clusterIP: this.allocator.kubernetesServiceIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }], sessionAffinity: 'None' },
-      }, {});
+      }, {}).catch(async (e) => {
+        if (!(await this.store.get('services', 'default', 'kubernetes'))) throw e; // else another server made it
+      });
     }
+    const epLabels = { 'endpointslice.kubernetes.io/skip-mirror': 'true' };
     const subsets = [{ addresses: [{ ip }], ports: [{ name: 'https', port, protocol: 'TCP' }] }];
     const ep = await this.store.get('endpoints', 'default', 'kubernetes');
-    if (!ep) await this.create(epInfo, 'default', { metadata: { name: 'kubernetes', labels }, subsets }, {});
-    else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets)) {
-      await this.guaranteedUpdate(epInfo, 'default', 'kubernetes', {}, undefined, undefined, (cur) => ({ ...cur, subsets }));
+    if (!ep) await this.create(epInfo, 'default', { metadata: { name: 'kubernetes', labels: epLabels }, subsets }, {}).catch(tolerate409);
+    else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets) || JSON.stringify(ep.metadata.labels) !== JSON.stringify(epLabels)) {
+      await this.guaranteedUpdate(epInfo, 'default', 'kubernetes', {}, undefined, undefined, (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: epLabels }, subsets }));
+    }
+    const sliceInfo = lookupKind('discovery.k8s.io/v1', 'EndpointSlice');
+    if (!sliceInfo) return;
+    const slice = {
+      labels: { 'kubernetes.io/service-name': 'kubernetes' },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+      ports: [{ name: 'https', port, protocol: 'TCP' }],
+    };
+    const cur = await this.store.get(storeKey(sliceInfo), 'default', 'kubernetes');
+    if (!cur) {
+      await this.create(sliceInfo, 'default', { metadata: { name: 'kubernetes', labels: slice.labels }, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports }, {}).catch(tolerate409);
+    } else if (JSON.stringify([cur.metadata.labels, cur.endpoints, cur.ports]) !== JSON.stringify([slice.labels, slice.endpoints, slice.ports])) {
+      await this.guaranteedUpdate(sliceInfo, 'default', 'kubernetes', {}, undefined, undefined, (c) => ({ ...c, metadata: { ...c.metadata, labels: slice.labels }, endpoints: slice.endpoints, ports: slice.ports }));
+    }
+  }
+
+  /**
+   * ensureClusterConfig publishes the cluster configuration in ConfigMap `kube-system/kubeling-config` and keeps the
+   * `kube-system/kube-dns` Service (no selector; the agents' DNS responders own its ClusterIP) at `clusterDNS`, the
+   * address claimed through the allocator like any ClusterIP. Idempotent across restarts and concurrent servers.
+   */
+  async ensureClusterConfig(config: ClusterConfig): Promise<void> {
+    const cmInfo = lookupKind('v1', 'ConfigMap')!;
+    const svcInfo = lookupKind('v1', 'Service')!;
+    const { namespace: ns, name } = CLUSTER_CONFIG;
+    const data: Record<string, string> = { ...config };
+    const tolerate409 = (e: unknown) => {
+      if (!(e instanceof ApiError && e.code === 409)) throw e;
+    };
+    const cm = await this.store.get('configmaps', ns, name);
+    if (!cm) await this.create(cmInfo, ns, { metadata: { name, namespace: ns }, data }, { fieldManager: 'kubeling-apiserver' }).catch(tolerate409);
+    else if (JSON.stringify(cm.data) !== JSON.stringify(data)) {
+      await this.guaranteedUpdate(cmInfo, ns, name, { fieldManager: 'kubeling-apiserver' }, undefined, undefined, (cur) => ({ ...cur, data }));
+    }
+    const svc = {
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' } },
+      spec: {
+        type: 'ClusterIP',
+        clusterIP: config.clusterDNS,
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+        ],
+        sessionAffinity: 'None',
+      },
+    };
+    const cur = await this.store.get('services', 'kube-system', 'kube-dns');
+    if (cur && (cur.spec as { clusterIP?: string } | undefined)?.clusterIP === config.clusterDNS) return;
+    try {
+      // clusterIP is immutable: a changed --cluster-dns replaces the service
+      if (cur) await this.delete(svcInfo, 'kube-system', 'kube-dns', { preconditions: { uid: cur.metadata.uid } }).catch(() => undefined);
+      await this.create(svcInfo, 'kube-system', svc, { fieldManager: 'kubeling-apiserver' });
+    } catch (e) {
+      const now = await this.store.get('services', 'kube-system', 'kube-dns');
+      if (now && (now.spec as { clusterIP?: string } | undefined)?.clusterIP === config.clusterDNS) return; // another server made it
+      this.log.warn({ err: e, clusterDNS: config.clusterDNS }, 'cannot create Service kube-system/kube-dns at the cluster DNS address');
     }
   }
 
@@ -617,6 +703,7 @@ export class Registry {
         throw errors.forbidden(`${info.kind} "${om.name}" is forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`);
       }
     }
+    if (info.kind === 'Service') dropTypeDependentFields(next, old);
     applyDefaults(info, next, old);
     return this.validated(info, old, next);
   }

@@ -2,6 +2,8 @@
 import type { ControllerFactory } from './types.ts';
 import { newEndpointsController } from './endpoints/index.ts';
 import { newEndpointSliceController } from './endpointslice/index.ts';
+import { newEndpointSliceMirroringController } from './endpointslicemirroring/index.ts';
+import { newServiceLbController } from './servicelb/index.ts';
 import { newGarbageCollector } from './garbagecollector/index.ts';
 import { newNodeIpamController } from './nodeipam/index.ts';
 import { newNodeLifecycleController } from './nodelifecycle/index.ts';
@@ -22,6 +24,8 @@ export const CONTROLLERS: [name: string, factory: ControllerFactory][] = [
   ['deployment', newDeploymentController],
   ['endpoint', newEndpointsController],
   ['endpointslice', newEndpointSliceController],
+  ['endpointslicemirroring', newEndpointSliceMirroringController],
+  ['servicelb', newServiceLbController],
   ['garbagecollector', newGarbageCollector],
   ['namespace', newNamespaceController],
   ['scheduler', newScheduler],
