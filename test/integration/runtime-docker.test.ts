@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, RuntimeError, tar } from '../../pkg/kubelet/runtime/index.ts';
 import type { ContainerInfo, ContainerOptions, PullProgress, RuntimeEvent } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, hostBusybox, HTTPD_BODY, TEST_IMAGES } from '../helpers/images.ts';
+import { claimSlot } from '../helpers/slots.ts';
 
 const rt = new DockerRuntime();
 const suffix = randomBytes(4).toString('hex');
@@ -201,6 +202,48 @@ describe('DockerRuntime', () => {
 
     const tty = await rt.exec(id, ['sh', '-c', 'test -t 1 && echo tty'], { tty: true });
     expect([await readAll(tty.stdout), await tty.wait()]).toEqual(['tty\r\n', 0]);
+
+    const resized = await rt.exec(id, ['sh', '-c', 'sleep 0.5; echo ok'], { tty: true });
+    await resized.resize!(120, 40);
+    expect([await readAll(resized.stdout), await resized.wait()]).toEqual(['ok\r\n', 0]);
+  });
+
+  it('serves the log of a TTY container as written, even when it reads as JSON', async () => {
+    const pod = await newPod('ttylog');
+    const id = await pod.container('num', { command: ['echo', '42'], tty: true });
+    await exited(id);
+    expect(await readAll(await rt.logs(id))).toBe('42\r\n');
+  });
+
+  it('joins a user-defined bridge network (IP from its IPAM) and gives the pod the resolv.conf it asks for', async () => {
+    // the network lives in a test-cluster slot's pod CIDR, so no other test's network overlaps it
+    const slot = claimSlot();
+    const subnet = slot.clusterCidr.replace(/\.0\.0\/16$/, '.250.0/24');
+    const network = `kl-rt-test-${suffix}`;
+    await rt.docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: subnet }] }, Labels: { [`kubeling.node`]: node } });
+    try {
+      const dns = { nameservers: ['10.43.0.10'], searches: ['ns1.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] };
+      const want = 'nameserver 10.43.0.10\nsearch ns1.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n';
+      const pod = await newPod('netdns', { networkName: network, dns });
+      expect(pod.sandbox.ip.startsWith(subnet.replace(/0\/24$/, ''))).toBe(true);
+      const box = await pod.container('box', { command: ['sleep', '300'] });
+      // the joined container shares the sandbox's file (Docker would have written its embedded 127.0.0.11 there)
+      expect((await rt.execSimple(box, ['cat', '/etc/resolv.conf'], 5000)).stdout).toBe(want);
+      expect((await rt.execSimple(box, ['ip', '-4', '-o', 'addr', 'show', 'eth0'], 5000)).stdout).toContain(`inet ${pod.sandbox.ip}/24`);
+      const hc = (await rt.docker.getContainer(pod.sandbox.id).inspect()).HostConfig;
+      expect([hc.Dns, hc.DnsSearch, hc.DnsOptions]).toEqual([dns.nameservers, dns.searches, dns.options]);
+      expect((await rt.listContainers({ podUid: pod.podUid })).find((c) => c.isSandbox)?.ip).toBe(pod.sandbox.ip);
+
+      // on Docker's default bridge the same options land in the file too
+      const plain = await newPod('bridgedns', { dns });
+      const box2 = await plain.container('box', { command: ['cat', '/etc/resolv.conf'] });
+      await exited(box2);
+      expect(await readAll(await rt.logs(box2))).toBe(want);
+      for (const c of [...(await rt.listContainers({ podUid: pod.podUid })), ...(await rt.listContainers({ podUid: plain.podUid }))]) await rt.removeContainer(c.id);
+    } finally {
+      await rt.docker.getNetwork(network).remove().catch(() => undefined);
+      slot.release();
+    }
   });
 
   it('serves logs with tail, timestamps and follow', async () => {

@@ -11,6 +11,7 @@ import {
   normalizeImageRef,
   parseDockerHost,
   portBindingsFor,
+  resolvConf,
   toContainerInfo,
 } from './convert.ts';
 
@@ -119,4 +120,17 @@ describe('parseDockerHost', () => {
     expect(parseDockerHost('tcp://docker')).toEqual({ host: 'docker', port: 2375, protocol: 'http' });
     expect(() => parseDockerHost('ssh://x')).toThrow(/unsupported docker host/);
   });
+});
+
+describe('resolvConf', () => {
+  it.each([
+    [
+      'ClusterFirst',
+      { nameservers: ['10.43.0.10'], searches: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] },
+      'nameserver 10.43.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n',
+    ],
+    ['two nameservers, no search or options', { nameservers: ['1.1.1.1', '8.8.8.8'], searches: [], options: [] }, 'nameserver 1.1.1.1\nnameserver 8.8.8.8\n'],
+    ['options only', { nameservers: [], searches: [], options: ['ndots:2', 'edns0'] }, 'options ndots:2 edns0\n'],
+    ['empty', { nameservers: [], searches: [], options: [] }, ''],
+  ])('%s', (_name, dns, want) => expect(resolvConf(dns)).toBe(want));
 });

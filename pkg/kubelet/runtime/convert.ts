@@ -1,6 +1,6 @@
 // convert: pure mappings between Kubernetes container settings and Docker Engine API shapes.
 import { LABELS, RuntimeError, SANDBOX_CONTAINER_NAME } from './types.ts';
-import type { ContainerInfo, ContainerState, RuntimeErrorCode } from './types.ts';
+import type { ContainerInfo, ContainerState, PodDns, RuntimeErrorCode } from './types.ts';
 
 /** DEFAULT_SOCKET is where dockerd listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -186,4 +186,16 @@ export function portBindingsFor(
     (PortBindings[key] ??= []).push({ HostIp: p.hostIP ?? '', HostPort: String(p.hostPort) });
   }
   return { ExposedPorts, PortBindings };
+}
+
+/**
+ * resolvConf renders a pod's resolv.conf as the kubelet writes it: `nameserver` lines, then one `search` line and
+ * one `options` line when they have entries. Example: {nameservers: ['10.43.0.10'], searches: ['default.svc.cluster.local'],
+ * options: ['ndots:5']} → "nameserver 10.43.0.10\nsearch default.svc.cluster.local\noptions ndots:5\n".
+ */
+export function resolvConf(dns: PodDns): string {
+  const lines = dns.nameservers.map((n) => `nameserver ${n}`);
+  if (dns.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
+  if (dns.options.length) lines.push(`options ${dns.options.join(' ')}`);
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

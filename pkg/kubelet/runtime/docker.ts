@@ -1,10 +1,11 @@
-// docker: the ContainerRuntime over the Docker Engine API (through engine.ts; dockerode only for its types).
+// docker: the ContainerRuntime over the Docker Engine API, through dockerode (docker-modem underneath).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import type Docker from 'dockerode';
+import Docker from 'dockerode';
+import { http } from '../../util/nodehttp.ts';
 import {
   classifyPullError,
   cpuQuota,
@@ -16,10 +17,10 @@ import {
   normalizeImageRef,
   parseDockerHost,
   portBindingsFor,
+  resolvConf,
   toContainerInfo,
 } from './convert.ts';
 import type { InspectShape } from './convert.ts';
-import { Engine } from './engine.ts';
 import { demux, demuxBuffer, LineSplitter } from './frames.ts';
 import { busyboxRootfs, pauseRootfs } from './rootfs.ts';
 import { LABELS, RuntimeError, SANDBOX_CONTAINER_NAME } from './types.ts';
@@ -62,6 +63,18 @@ export interface DockerRuntimeOptions {
   cluster?: string;
 }
 
+/**
+ * DockerdAgent keeps connections to dockerd alive. docker-modem renders every request's options with util.inspect
+ * (depth unlimited, for its debug log, whether or not that log is on), agent included: inspecting a busy agent walks
+ * its sockets and parsers and costs milliseconds and megabytes per call. The agent therefore renders as its name.
+ */
+class DockerdAgent extends http.Agent {
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'DockerdAgent';
+  }
+}
+
+/** DockerError is the shape of docker-modem's errors: an HTTP status with dockerd's JSON body, or a socket error code. */
 interface DockerError {
   statusCode?: number;
   code?: string;
@@ -74,7 +87,9 @@ const NOOP_LOGGER: RuntimeLogger = { debug() {}, info() {}, warn() {} };
 /** DockerRuntime implements ContainerRuntime against one dockerd, over a few kept-alive connections. */
 export class DockerRuntime implements ContainerRuntime {
   readonly endpoint: string;
-  readonly #docker: Engine;
+  /** docker is the dockerode client the runtime calls through; the agent's other parts (pod network) share it. */
+  readonly docker: Docker;
+  readonly #agent = new DockerdAgent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 });
   readonly #log: RuntimeLogger;
   /** label filters every list and event watch carries: kubeling-managed, of this cluster when one is set */
   readonly #scope: string[];
@@ -90,19 +105,22 @@ export class DockerRuntime implements ContainerRuntime {
   constructor(opts: DockerRuntimeOptions = {}) {
     const conn = opts.host ? parseDockerHost(opts.host) : { socketPath: opts.socketPath ?? DEFAULT_SOCKET };
     this.endpoint = 'socketPath' in conn ? `unix://${conn.socketPath}` : `tcp://${conn.host}:${conn.port}`;
-    this.#docker = new Engine(conn);
+    // host/port/protocol are set either way: docker-modem would otherwise fill them from DOCKER_HOST
+    const where = 'socketPath' in conn ? { socketPath: conn.socketPath, host: undefined, port: undefined, protocol: undefined } : conn;
+    const options: Docker.DockerOptions & { agent: DockerdAgent } = { ...where, agent: this.#agent };
+    this.docker = new Docker(options);
     this.#log = opts.logger ?? NOOP_LOGGER;
     this.#scope = opts.cluster ? [`${LABELS.managed}=true`, `${LABELS.cluster}=${opts.cluster}`] : [`${LABELS.managed}=true`];
     this.#cluster = opts.cluster;
   }
 
   async version(): Promise<RuntimeVersion> {
-    const v = await this.#call('version', () => this.#docker.json<{ Version: string; ApiVersion: string }>('GET', '/version'));
+    const v = await this.#call('version', () => this.docker.version());
     return { name: 'docker', version: v.Version, apiVersion: v.ApiVersion };
   }
 
   async info(): Promise<RuntimeInfo> {
-    const i = await this.#call('info', () => this.#docker.json<any>('GET', '/info'));
+    const i: DockerInfo = await this.#call('info', () => this.docker.info());
     return {
       cpus: i.NCPU,
       memoryBytes: i.MemTotal,
@@ -122,36 +140,28 @@ export class DockerRuntime implements ContainerRuntime {
       new RuntimeError(classifyPullError(message), `failed to pull image "${ref}": ${message}`, { cause });
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.stream('POST', '/images/create', { query: { fromImage: image }, ...(auth ? { headers: { 'X-Registry-Auth': registryAuth(auth) } } : {}) });
+      stream = await this.docker.createImage(auth, { fromImage: image });
     } catch (err) {
       const e = this.#error('pull', err);
       if (e.code === 'Unavailable') throw e;
       throw fail(e.message, err);
     }
     let failure: string | undefined;
-    await consumeJsonLines(stream as Readable, (msg) => {
+    const lost = await this.#follow(stream, (msg) => {
       if (typeof msg.error === 'string' || msg.errorDetail) {
-        failure ??= String(msg.error ?? (msg.errorDetail as { message?: string }).message);
+        failure ??= String(msg.error ?? msg.errorDetail?.message);
         return;
       }
-      if (onProgress && typeof msg.status === 'string') {
-        const detail = (msg.progressDetail ?? {}) as { current?: number; total?: number };
-        const p: PullProgress = { status: msg.status };
-        if (typeof msg.id === 'string') p.id = msg.id;
-        if (typeof detail.current === 'number') p.current = detail.current;
-        if (typeof detail.total === 'number') p.total = detail.total;
-        onProgress(p);
-      }
-    }).catch((err: unknown) => {
-      failure ??= `connection to dockerd lost: ${(err as Error).message}`;
+      if (onProgress && typeof msg.status === 'string') onProgress(pullProgress(msg.status, msg));
     });
+    if (lost) failure ??= `connection to dockerd lost: ${lost.message}`;
     if (failure !== undefined) throw fail(failure);
     this.#log.info({ image }, 'pulled image');
   }
 
   async imageExists(ref: string): Promise<{ id: string } | undefined> {
     try {
-      const i = await this.#docker.json<{ Id: string }>('GET', `/images/${normalizeImageRef(ref)}/json`);
+      const i = await this.docker.getImage(normalizeImageRef(ref)).inspect();
       return { id: i.Id };
     } catch (err) {
       const e = this.#error('inspect image', err);
@@ -162,7 +172,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async removeImage(ref: string): Promise<void> {
     try {
-      await this.#docker.json('DELETE', `/images/${normalizeImageRef(ref)}`);
+      await this.docker.getImage(normalizeImageRef(ref)).remove();
     } catch (err) {
       const e = this.#error('remove image', err);
       if (e.code !== 'NotFound') throw e;
@@ -176,15 +186,14 @@ export class DockerRuntime implements ContainerRuntime {
   async importImage(rootfs: Buffer, ref: string, changes: string[] = []): Promise<string> {
     const full = normalizeImageRef(ref);
     const at = full.lastIndexOf(':');
-    const stream = await this.#call('import image', () =>
-      this.#docker.stream('POST', '/images/create', { query: { fromSrc: '-', repo: full.slice(0, at), tag: full.slice(at + 1), changes }, body: rootfs, contentType: 'application/x-tar' }),
-    );
+    const stream = await this.#call('import image', () => this.docker.importImage(Readable.from([rootfs]), { repo: full.slice(0, at), tag: full.slice(at + 1), changes }));
     let id = '';
     let failure: string | undefined;
-    await consumeJsonLines(stream as Readable, (msg) => {
-      if (typeof msg.error === 'string') failure = msg.error;
+    const lost = await this.#follow(stream, (msg) => {
+      if (typeof msg.error === 'string') failure ??= msg.error;
       else if (typeof msg.status === 'string' && msg.status.startsWith('sha256:')) id = msg.status;
     });
+    if (lost) failure ??= `connection to dockerd lost: ${lost.message}`;
     if (failure !== undefined) throw new RuntimeError('Unknown', `import of image ${ref} failed: ${failure}`);
     return id;
   }
@@ -251,9 +260,7 @@ export class DockerRuntime implements ContainerRuntime {
         IpcMode: 'shareable',
         LogConfig: LOG_CONFIG,
         ...(ports ? { PortBindings: ports.PortBindings } : {}),
-        ...(opts.dnsServers?.length ? { Dns: opts.dnsServers } : {}),
-        ...(opts.dnsSearch?.length ? { DnsSearch: opts.dnsSearch } : {}),
-        ...(opts.dnsOptions?.length ? { DnsOptions: opts.dnsOptions } : {}),
+        ...(opts.dns && !opts.hostNetwork ? { Dns: opts.dns.nameservers, DnsSearch: opts.dns.searches, DnsOptions: opts.dns.options } : {}),
       },
     };
     if (opts.ip && !opts.hostNetwork) {
@@ -262,7 +269,8 @@ export class DockerRuntime implements ContainerRuntime {
     const id = await this.#create(create);
     opts.onCreated?.(id);
     await this.#startOrRemove(id);
-    const info = await this.#call('inspect sandbox', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+    const info: SandboxInspect = await this.#call('inspect sandbox', () => this.docker.getContainer(id).inspect());
+    if (opts.dns && !opts.hostNetwork) this.#writeResolvConf(info.ResolvConfPath, opts.dns);
     const ip = opts.hostNetwork ? '' : (info.NetworkSettings?.Networks?.[network]?.IPAddress || this.#remember(info).ip || '');
     this.#log.info({ id, pod: `${opts.namespace}/${opts.name}`, ip }, 'started sandbox');
     return { id, ip };
@@ -314,7 +322,7 @@ export class DockerRuntime implements ContainerRuntime {
   async startContainer(id: string): Promise<void> {
     this.#inspected.delete(id);
     try {
-      await this.#docker.json('POST', `/containers/${id}/start`);
+      await this.docker.getContainer(id).start();
     } catch (err) {
       const e = this.#error('start container', err);
       if ((err as DockerError).statusCode === 304) return; // already running
@@ -326,7 +334,7 @@ export class DockerRuntime implements ContainerRuntime {
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
     this.#inspected.delete(id);
     try {
-      await this.#docker.json('POST', `/containers/${id}/stop`, { query: { t: Math.max(0, Math.ceil(graceSeconds)) } });
+      await this.docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(graceSeconds)) });
     } catch (err) {
       const status = (err as DockerError).statusCode;
       if (status === 304 || status === 404) return;
@@ -337,7 +345,7 @@ export class DockerRuntime implements ContainerRuntime {
   async removeContainer(id: string): Promise<void> {
     this.#inspected.delete(id);
     try {
-      await this.#docker.json('DELETE', `/containers/${id}`, { query: { force: true, v: true } });
+      await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
       const e = this.#error('remove container', err);
       if (e.code === 'NotFound' || /already in progress/.test(e.message)) return;
@@ -349,7 +357,7 @@ export class DockerRuntime implements ContainerRuntime {
     const label = [...this.#scope];
     if (filter.podUid) label.push(`${LABELS.podUid}=${filter.podUid}`);
     if (filter.node) label.push(`${LABELS.node}=${filter.node}`);
-    const summaries = await this.#call('list containers', () => this.#docker.json<{ Id: string; State: string }[]>('GET', '/containers/json', { query: { all: true, filters: { label } } }));
+    const summaries = await this.#call('list containers', () => this.docker.listContainers({ all: true, filters: { label } }));
     const out: ContainerInfo[] = [];
     const pending: string[] = [];
     for (const s of summaries) {
@@ -368,7 +376,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
     try {
-      return this.#remember(await this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+      return this.#remember(await this.docker.getContainer(id).inspect());
     } catch (err) {
       const e = this.#error('inspect container', err);
       if (e.code === 'NotFound') {
@@ -381,7 +389,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async exec(id: string, cmd: string[], opts: StreamOptions & { env?: EnvVar[] } = {}): Promise<StreamSession> {
     const tty = opts.tty ?? false;
-    const body = {
+    const create: Docker.ExecCreateOptions = {
       Cmd: cmd,
       AttachStdin: opts.stdin ?? false,
       AttachStdout: opts.stdout ?? true,
@@ -389,20 +397,20 @@ export class DockerRuntime implements ContainerRuntime {
       Tty: tty,
       ...(opts.env?.length ? { Env: opts.env.map((e) => `${e.name}=${e.value}`) } : {}),
     };
-    const { Id: execId } = await this.#call('exec', () => this.#docker.json<{ Id: string }>('POST', `/containers/${id}/exec`, { body }));
-    const socket = await this.#call('exec start', () => this.#docker.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty } }));
+    const exec = await this.#call('exec', () => this.docker.getContainer(id).exec(create));
+    const socket = await this.#call('exec start', () => exec.start({ hijack: true, stdin: opts.stdin ?? false, Detach: false, Tty: tty }));
     const wait = async (): Promise<number> => {
       await ended(socket);
       // The stream closes as the process exits; its exit code may take a moment to be recorded. A process that
       // closed its output but lives on (or one whose stream we dropped) is not waited for beyond ~10s.
       for (let i = 0; i < 60; i++) {
-        const st = await this.#call('exec inspect', () => this.#docker.json<{ Running: boolean; ExitCode: number | null }>('GET', `/exec/${execId}/json`));
+        const st = await this.#call('exec inspect', () => exec.inspect());
         if (!st.Running && st.ExitCode !== null) return st.ExitCode;
         await sleep(Math.min(5 * 2 ** i, 200));
       }
       throw new RuntimeError('Timeout', `exec ${JSON.stringify(cmd)} in ${id} still running after its streams closed`);
     };
-    return this.#session(socket, tty, opts.stdin ?? false, wait, (w, h) => this.#docker.json('POST', `/exec/${execId}/resize`, { query: { h, w } }));
+    return this.#session(socket, tty, opts.stdin ?? false, wait, (w, h) => exec.resize({ h, w }));
   }
 
   async execSimple(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
@@ -425,20 +433,22 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, opts: LogOptions = {}): Promise<Readable> {
-    const info = await this.#call('inspect container', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+    const container = this.docker.getContainer(id);
+    const info = await this.#call('inspect container', () => container.inspect());
     const query = {
       stdout: true,
       stderr: true,
       timestamps: opts.timestamps ?? false,
-      tail: opts.tail === undefined || opts.tail < 0 ? 'all' : opts.tail,
+      ...(opts.tail !== undefined && opts.tail >= 0 ? { tail: opts.tail } : {}), // absent: all
       ...(opts.since ? { since: opts.since } : {}),
     };
     const tty = !!info.Config?.Tty;
     if (!opts.follow) {
-      const data = await this.#call('logs', () => this.#docker.buffer('GET', `/containers/${id}/logs`, { query: { ...query, follow: false } }));
+      // through the modem as a stream: dockerode's buffered answer is JSON-parsed when it parses (a TTY log of `42`)
+      const data = await this.#call('logs', async () => readAll(await this.#stream(`/containers/${id}/logs?`, { ...query, follow: false })));
       return Readable.from(tty ? [data] : demuxBuffer(data).map((f) => f.data));
     }
-    const stream = await this.#call('logs', () => this.#docker.stream('GET', `/containers/${id}/logs`, { query: { ...query, follow: true } }));
+    const stream = (await this.#call('logs', () => container.logs({ ...query, follow: true }))) as Readable;
     const out = new PassThrough();
     if (tty) {
       stream.pipe(out);
@@ -450,16 +460,17 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async attach(id: string, opts: StreamOptions = {}): Promise<StreamSession> {
-    const info = await this.#call('inspect container', () => this.#docker.json<InspectShape>('GET', `/containers/${id}/json`));
+    const container = this.docker.getContainer(id);
+    const info = await this.#call('inspect container', () => container.inspect());
     const stdin = opts.stdin ?? false;
-    const socket = await this.#call('attach', () =>
-      this.#docker.hijack('POST', `/containers/${id}/attach`, { query: { stream: true, stdin, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true } }),
-    );
+    const socket = (await this.#call('attach', () =>
+      container.attach({ hijack: true, stream: true, stdin, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true }),
+    )) as Duplex;
     const wait = async (): Promise<number> => {
-      const r = await this.#call('wait', () => this.#docker.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`));
+      const r: { StatusCode: number } = await this.#call('wait', () => container.wait());
       return r.StatusCode;
     };
-    return this.#session(socket, !!info.Config?.Tty, stdin, wait, (w, h) => this.#docker.json('POST', `/containers/${id}/resize`, { query: { h, w } }));
+    return this.#session(socket, !!info.Config?.Tty, stdin, wait, (w, h) => container.resize({ h, w }));
   }
 
   async events(
@@ -468,7 +479,7 @@ export class DockerRuntime implements ContainerRuntime {
   ): Promise<EventSubscription> {
     const label = [...this.#scope];
     if (opts.node) label.push(`${LABELS.node}=${opts.node}`);
-    const stream = await this.#call('events', () => this.#docker.stream('GET', '/events', { query: { filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) } }));
+    const stream = (await this.#call('events', () => this.docker.getEvents({ filters: { type: ['container'], label }, ...(opts.since ? { since: opts.since } : {}) }))) as Readable;
     let closedByUs = false;
     let reported = false;
     const report = (err?: Error): void => {
@@ -509,6 +520,43 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
+  /** close drops the kept-alive connections to dockerd (open streams stay until closed). */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /**
+   * #writeResolvConf makes the sandbox's /etc/resolv.conf say exactly what the pod's DNS policy asks, as dockershim
+   * did: on a user-defined network Docker writes its embedded resolver (127.0.0.11) there instead of `Dns`. The file
+   * is rewritten in place, so the pod's containers (which bind-mount the sandbox's file) see it too. Skipped, with a
+   * warning, when dockerd's files are not on this host (a remote --docker-host).
+   */
+  #writeResolvConf(path: string | undefined, dns: NonNullable<SandboxOptions['dns']>): void {
+    const want = resolvConf(dns);
+    try {
+      if (!path || !existsSync(path)) {
+        this.#log.warn({ path }, 'cannot rewrite the sandbox resolv.conf: not on this host');
+        return;
+      }
+      if (readFileSync(path, 'utf8') !== want) writeFileSync(path, want);
+    } catch (err) {
+      this.#log.warn({ path, err: (err as Error).message }, 'cannot rewrite the sandbox resolv.conf');
+    }
+  }
+
+  /** #follow reads a JSON-lines progress stream (pull, import) to its end with dockerode; resolves with the stream's error, if any. */
+  #follow(stream: NodeJS.ReadableStream, onMessage: (msg: PullMessage) => void): Promise<Error | undefined> {
+    return new Promise((resolve) => this.docker.modem.followProgress(stream, (err: Error | null) => resolve(err ?? undefined), onMessage));
+  }
+
+  /** #stream sends a GET through dockerode's modem and answers with the response stream (errors as dockerode's). */
+  #stream(path: string, options: Record<string, unknown>): Promise<Readable> {
+    return new Promise((resolve, reject) => {
+      const statusCodes = { 200: true, 404: 'no such container', 500: 'server error' };
+      this.docker.modem.dial({ path, method: 'GET', options, isStream: true, statusCodes }, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as Readable)));
+    });
+  }
+
   /** #remember converts an inspection and caches it with the Docker state it was made in. */
   #remember(raw: InspectShape): ContainerInfo {
     const info = toContainerInfo(raw);
@@ -543,8 +591,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async #createOnce(create: Docker.ContainerCreateOptions): Promise<string> {
-    const { name, ...body } = create;
-    return (await this.#docker.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body })).Id;
+    return (await this.docker.createContainer(create)).id;
   }
 
   async #startOrRemove(id: string): Promise<void> {
@@ -598,27 +645,48 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-/** registryAuth encodes credentials for the X-Registry-Auth header: URL-safe base64 of the JSON, padded, as dockerd decodes it. */
-export function registryAuth(auth: RegistryAuth): string {
-  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+/** DockerInfo is the part of dockerd's /info answer info() reads. */
+interface DockerInfo {
+  NCPU: number;
+  MemTotal: number;
+  KernelVersion: string;
+  OperatingSystem: string;
+  OSType: string;
+  Architecture: string;
+  CgroupDriver: string;
+  CgroupVersion?: string;
+  Name: string;
 }
 
-/** consumeJsonLines reads a JSON-lines stream to its end, handing each parsed object to `onMessage`. */
-function consumeJsonLines(stream: Readable, onMessage: (msg: Record<string, unknown>) => void): Promise<void> {
+/** SandboxInspect is the part of an inspection createSandbox reads. */
+type SandboxInspect = InspectShape & { ResolvConfPath?: string };
+
+/** PullMessage is one line of a pull's JSON progress stream. */
+interface PullMessage {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** pullProgress converts a pull progress line (with a status) to a PullProgress. */
+function pullProgress(status: string, msg: PullMessage): PullProgress {
+  const p: PullProgress = { status };
+  const detail = msg.progressDetail ?? {};
+  if (typeof msg.id === 'string') p.id = msg.id;
+  if (typeof detail.current === 'number') p.current = detail.current;
+  if (typeof detail.total === 'number') p.total = detail.total;
+  return p;
+}
+
+/** readAll collects a stream into one buffer. */
+function readAll(s: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const lines = new LineSplitter();
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      for (const line of lines.push(chunk)) {
-        try {
-          onMessage(JSON.parse(line));
-        } catch {
-          // not JSON: ignore
-        }
-      }
-    });
-    stream.on('end', resolve);
-    stream.on('error', reject);
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
   });
 }
 

@@ -142,6 +142,14 @@ describe('FakeRuntime', () => {
     expect(seen).toEqual(expect.arrayContaining(['POD:start', 'app:start', 'job:die', 'app:die', 'POD:destroy']));
   });
 
+  it('keeps what a sandbox was created with (DNS, network) for tests to read', async () => {
+    const rt = new FakeRuntime();
+    const dns = { nameservers: ['10.43.0.10'], searches: ['ns.svc.cluster.local'], options: ['ndots:5'] };
+    const sb = await rt.createSandbox({ podUid: 'u', namespace: 'ns', name: 'p', nodeName: 'n', image: 'pause', hostname: 'p', networkName: 'kl-net', dns });
+    expect(rt.sandboxOptions(sb.id)).toMatchObject({ networkName: 'kl-net', dns });
+    expect(rt.sandboxOptions('missing')).toBeUndefined();
+  });
+
   it('reports Unavailable while down and ImageNotFound for missing images', async () => {
     const rt = new FakeRuntime({ missingImages: new Set(['nope:1']) });
     await expect(rt.pullImage('nope:1')).rejects.toMatchObject({ code: 'ImageNotFound' });

@@ -48,6 +48,7 @@ export interface FakeRuntimeOptions {
 interface Record_ {
   info: ContainerInfo;
   opts?: ContainerOptions;
+  sandbox?: SandboxOptions;
   timer?: NodeJS.Timeout;
 }
 
@@ -147,7 +148,7 @@ export class FakeRuntime implements ContainerRuntime {
       oomKilled: false,
       ip,
     };
-    this.containers.set(id, { info });
+    this.containers.set(id, { info, sandbox: opts });
     opts.onCreated?.(id);
     info.state = 'running';
     info.startedAt = rfc3339();
@@ -272,6 +273,11 @@ export class FakeRuntime implements ContainerRuntime {
     const sub = { fn: onEvent, ...(opts.node ? { node: opts.node } : {}) };
     this.subs.add(sub);
     return { close: () => void this.subs.delete(sub) };
+  }
+
+  /** sandboxOptions returns what a sandbox was created with (its dns, network, ports…), or undefined. */
+  sandboxOptions(id: string): SandboxOptions | undefined {
+    return this.containers.get(id)?.sandbox;
   }
 
   /** size is how many containers (sandboxes included) exist. */

@@ -101,14 +101,21 @@ export interface SandboxOptions {
   /** attempt counts sandboxes of this pod (0 for the first); it goes into the Docker name. */
   attempt?: number;
   image: string;
-  /** networkName is the Docker network to join; `bridge` when absent. Ignored with hostNetwork. */
+  /**
+   * networkName is the Docker network to join (the node's pod bridge network, whose IPAM hands out the pod IP);
+   * `bridge` when absent. Ignored with hostNetwork.
+   */
   networkName?: string;
   /** ip asks for a fixed address; only user-defined Docker networks accept it. */
   ip?: string;
   hostname: string;
-  dnsServers?: string[];
-  dnsSearch?: string[];
-  dnsOptions?: string[];
+  /**
+   * dns is the pod's resolv.conf (from its dnsPolicy and dnsConfig): it becomes HostConfig Dns, DnsSearch and
+   * DnsOptions, and the sandbox's /etc/resolv.conf says exactly this (also on user-defined networks, where Docker
+   * would write its embedded resolver). The pod's containers share the sandbox's file. Absent: Docker's default
+   * (the host's resolvers). Ignored with hostNetwork.
+   */
+  dns?: PodDns;
   labels?: Record<string, string>;
   portBindings?: PortBinding[];
   hostNetwork?: boolean;
@@ -117,6 +124,13 @@ export interface SandboxOptions {
    * (joined to it by id) while it starts. When the start fails, the sandbox is removed and createSandbox rejects.
    */
   onCreated?: (id: string) => void;
+}
+
+/** PodDns is a resolv.conf: nameserver lines, one search line, one options line (`ndots:5`, `edns0`…). */
+export interface PodDns {
+  nameservers: string[];
+  searches: string[];
+  options: string[];
 }
 
 /** Sandbox is a started sandbox; `ip` is '' for hostNetwork pods (their IP is the node's). */
