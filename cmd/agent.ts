@@ -6,7 +6,7 @@ import { fetchAndPinCa } from '../pkg/pki/pin.ts';
 import { parseJoinToken } from '../pkg/pki/tokens.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
-import { applyConfigFile, flag } from './options.ts';
+import { applyConfigFile, collect, flag } from './options.ts';
 
 export interface AgentFlags {
   server: string;
@@ -19,12 +19,20 @@ export interface AgentFlags {
   kubeletPort: number;
   podCidr?: string;
   nodeLabel?: string[];
+  nodeportAddresses?: string[];
+  clusterDns?: string;
+  clusterDomain?: string;
+  disableKubeProxy?: boolean;
   logLevel?: string;
 }
 
 /** agentFlags adds the flags the agent and the embedded agent of `server` share. */
 export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command {
   if (!opts.forServer) {
+    // the server has these too (it publishes them to every agent); an agent's own value overrides what it publishes
+    cmd
+      .addOption(flag('--cluster-dns <ip>', 'nameserver of pods with dnsPolicy ClusterFirst (default: the server\'s, from kube-system/kubeling-config)'))
+      .addOption(flag('--cluster-domain <domain>', 'DNS domain of the cluster (default: the server\'s, cluster.local)'));
     cmd
       .addOption(flag('--server <url>', 'API server URL, e.g. https://10.0.0.10:6443').makeOptionMandatory())
       .addOption(flag('--token <token>', 'node join token (the server\'s DATA_DIR/token)').makeOptionMandatory())
@@ -37,7 +45,9 @@ export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command 
     .addOption(flag('--node-ip <ip>', 'address other nodes and the server reach this node at (default: first non-loopback IPv4)'))
     .addOption(flag('--docker-host <url>', 'Docker Engine endpoint, e.g. unix:///var/run/docker.sock'))
     .addOption(flag('--kubelet-port <port>', 'port of the agent\'s HTTPS endpoint (logs, exec, port-forward)', 10250).argParser(Number))
-    .addOption(flag('--node-label <key=value>', 'label to register the node with (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]));
+    .addOption(flag('--node-label <key=value>', 'label to register the node with (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .addOption(flag('--nodeport-addresses <cidrs>', 'where NodePort and LoadBalancer ports listen: comma-separated CIDRs of this node\'s addresses (default: every address)').argParser(collect))
+    .addOption(flag('--disable-kube-proxy', 'run no service proxy and no DNS responder on this node', false));
 }
 
 export function agentCommand(): Command {
@@ -75,7 +85,7 @@ export function agentCommand(): Command {
 /** startAgent runs the agent with resolved defaults; used by `agent` and by `server`'s embedded agent. */
 export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string }, log: Logger): Promise<{ close(): Promise<void> }> {
   // loaded on demand: a pure master (--disable-agent) never loads the Docker client
-  const { runAgent } = await import('../pkg/kubelet/index.ts');
+  const { runAgent } = await import('../pkg/agent/index.ts');
   return runAgent(
     {
       server: o.server,
@@ -87,6 +97,10 @@ export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string
       dockerHost: o.dockerHost,
       kubeletPort: o.kubeletPort ?? 10250,
       labels: Object.fromEntries((o.nodeLabel ?? []).map((kv) => kv.split('=', 2) as [string, string])),
+      nodePortAddresses: typeof o.nodeportAddresses === 'string' ? collect(o.nodeportAddresses) : (o.nodeportAddresses ?? []),
+      ...(o.clusterDns ? { clusterDNS: o.clusterDns } : {}),
+      ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
+      disableProxy: !!o.disableKubeProxy,
     },
     log,
   );

@@ -47,6 +47,8 @@ export interface EnvContext {
   hostIP: string;
   /** nodeAllocatable is used for resourceFieldRef when the container sets no limit (as upstream). */
   nodeAllocatable: { cpu: number; memory: number };
+  /** serviceEnv holds the service links (`<SVC>_SERVICE_HOST`…); the container's envFrom and env override them. */
+  serviceEnv?: Record<string, string>;
 }
 
 /** envSources lists the ConfigMaps and Secrets a container's env and envFrom name. */
@@ -149,7 +151,7 @@ export function resourceFieldValue(pod: KubeObject, ref: { containerName?: strin
  */
 export function resolveEnv(pod: KubeObject, container: any, ctx: EnvContext): { env: EnvVar[] } | { error: string } {
   const ns = pod.metadata.namespace ?? 'default';
-  const vars = new Map<string, string>();
+  const vars = new Map<string, string>(Object.entries(ctx.serviceEnv ?? {}));
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     let data: Record<string, string> | undefined;

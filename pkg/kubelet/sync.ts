@@ -7,6 +7,8 @@ import type { KubeObject } from '../api/types.ts';
 import { Informer } from '../client/index.ts';
 import type { ApiClient } from '../client/index.ts';
 import { Backoff, formatDuration } from './backoff.ts';
+import type { Pod, Service } from 'kubernetes-types/core/v1.js';
+import { podDnsConfig, type DnsSettings } from './dnsconfig.ts';
 import { envSources, expandCommand, needsPodIP, resolveEnv } from './env.ts';
 import type { EnvContext } from './env.ts';
 import { podTarget } from './events.ts';
@@ -22,6 +24,7 @@ import { LABELS } from './runtime/index.ts';
 import type { ContainerInfo, ContainerRuntime, EventSubscription, RuntimeEvent } from './runtime/index.ts';
 import { computePodStatus, deepEqual } from './status.ts';
 import type { ContainerView, Waiting } from './status.ts';
+import { serviceEnv } from './serviceenv.ts';
 import { mountsFor, setUpVolumes, tearDownPod } from './volumes.ts';
 import type { Fetch } from './volumes.ts';
 
@@ -51,7 +54,16 @@ export interface KubeletOptions {
   allocatable: () => { cpu: number; memory: number };
   /** sandboxImage overrides the pause image. */
   sandboxImage?: string;
+  /** podNetwork is this node's pod network; sandboxes join its bridge (Docker's default bridge when absent). */
+  podNetwork?: { ready(): Promise<{ networkName: string }> };
+  /** dns is the cluster DNS and the host's resolver settings pods' /etc/resolv.conf is formed from. */
+  dns?: DnsSettings;
+  /** services lists the services whose links go into a pod's environment (its namespace's and default/kubernetes). */
+  services?: (namespace: string) => KubeObject[];
 }
+
+/** NETWORK_WAIT_MS bounds how long one sync waits for the pod network before it reports and retries. */
+const NETWORK_WAIT_MS = 5_000;
 
 /** podDesc is upstream's `name_namespace(uid)` used in back-off messages. */
 function podDesc(pod: KubeObject): string {
@@ -340,7 +352,12 @@ export class Kubelet {
         }
       };
       try {
+        const networkName = hostNetwork ? undefined : await this.networkName();
+        const dns = this.podDns(pod);
+        for (const w of dns?.warnings ?? []) this.o.events.event(podTarget(pod), 'Warning', w.reason, w.message);
         const sb = await rt.createSandbox({
+          ...(networkName ? { networkName } : {}),
+          ...(dns ? { dns: { nameservers: dns.nameservers, searches: dns.searches, options: dns.options } } : {}),
           onCreated,
           podUid: uid,
           namespace: pod.metadata.namespace!,
@@ -479,7 +496,7 @@ export class Kubelet {
     const target = podTarget(pod, c.name);
     const pulled = await this.images.ensureImage(pod, c, pullSecrets);
     if (pulled) return pulled;
-    const ctx: EnvContext = { configMaps: new Map(), secrets: new Map(), podIP, hostIP: this.o.nodeIp, nodeAllocatable: this.o.allocatable() };
+    const ctx: EnvContext = { configMaps: new Map(), secrets: new Map(), podIP, hostIP: this.o.nodeIp, nodeAllocatable: this.o.allocatable(), serviceEnv: this.serviceEnv(pod) };
     const src = envSources(c);
     const ns = pod.metadata.namespace!;
     for (const n of src.configMaps) ctx.configMaps.set(n, await this.fetch('configmaps', ns, n));
@@ -540,6 +557,35 @@ export class Kubelet {
     // Keep the newest dead container for `logs --previous`; remove older ones.
     for (const x of [history?.previous, ...(history?.older ?? [])]) if (x && x.id !== id && x.id !== cur?.id) await rt.removeContainer(x.id);
     return { id };
+  }
+
+  /** networkName waits (a bounded while) for the pod network's bridge; it throws when the network is not ready yet. */
+  private async networkName(): Promise<string | undefined> {
+    if (!this.o.podNetwork) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('network is not ready: the node has no pod subnet (spec.podCIDR) or its bridge is not up yet')), NETWORK_WAIT_MS);
+    });
+    try {
+      return (await Promise.race([this.o.podNetwork.ready(), late])).networkName;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * podDns is the resolver configuration of a pod's sandbox (its containers share the sandbox's resolv.conf), or
+   * undefined where Docker's own is right (dnsPolicy Default).
+   */
+  private podDns(pod: KubeObject): ReturnType<typeof podDnsConfig> {
+    return this.o.dns ? podDnsConfig(pod as Pod, this.o.dns) : undefined;
+  }
+
+  /** serviceEnv is the service links of a pod (none when the kubelet is given no services). */
+  private serviceEnv(pod: KubeObject): Record<string, string> | undefined {
+    if (!this.o.services) return undefined;
+    const ns = pod.metadata.namespace ?? 'default';
+    return serviceEnv(this.o.services(ns) as Service[], ns, { enableServiceLinks: pod.spec?.enableServiceLinks ?? true });
   }
 
   /** runContainer starts a created container and runs its postStart hook; returns a waiting reason on failure. */

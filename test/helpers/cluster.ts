@@ -1,5 +1,5 @@
 // cluster: a two-node cluster for controller and scheduler tests — a real `kubeling server` (API, scheduler,
-// controllers) and two real `kubeling agent` processes (node-a 127.0.0.2, node-b 127.0.0.3) on the one dockerd.
+// controllers) and two real `kubeling agent` processes (node-a, node-b on loopback aliases of the cluster's address slot) on the one dockerd.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,9 @@ import { DockerRuntime } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from './images.ts';
 import { kubectl, ROOT, startServer, type KubectlResult, type RunningServer } from './server.ts';
 
-export const NODE_IPS = { 'node-a': '127.0.0.2', 'node-b': '127.0.0.3' } as const;
-export type NodeName = keyof typeof NODE_IPS;
+/** NODE_SLOT_INDEX numbers the nodes within a cluster's slot: node-a is 127.1.<slot>.2, node-b 127.1.<slot>.3 */
+export const NODE_SLOT_INDEX = { 'node-a': 2, 'node-b': 3 } as const;
+export type NodeName = keyof typeof NODE_SLOT_INDEX;
 
 export const podInfo = lookupKind('v1', 'Pod')!;
 export const nodeInfo = lookupKind('v1', 'Node')!;
@@ -22,6 +23,8 @@ export const eventInfo = lookupKind('v1', 'Event')!;
 export interface TwoNodeCluster {
   server: RunningServer;
   admin: Client;
+  /** nodeIps are the agents' addresses (loopback aliases of this cluster's slot; NodePorts listen there) */
+  nodeIps: Record<NodeName, string>;
   /** this cluster's containers only */
   docker: DockerRuntime;
   images: typeof TEST_IMAGES;
@@ -58,6 +61,7 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
   // node names repeat across clusters (every test cluster has node-a and node-b): see only this cluster's containers
   const docker = clusterDocker(server.caPem);
   const admin = new Client({ server: server.url, token: server.token, caPem: server.caPem });
+  const nodeIps = { 'node-a': server.slot.nodeIp(NODE_SLOT_INDEX['node-a']), 'node-b': server.slot.nodeIp(NODE_SLOT_INDEX['node-b']) };
   const agents = new Map<NodeName, { proc: ChildProcess; exited: Promise<void>; dir: string; out: string[] }>();
   const dirs: string[] = [];
 
@@ -84,6 +88,7 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
   const c: TwoNodeCluster = {
     server,
     admin,
+    nodeIps,
     docker,
     images,
     kubeconfig: server.kubeconfig,
@@ -94,7 +99,7 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
       const dir = mkdtempSync(join(tmpdir(), `kubeling-${node}-`));
       dirs.push(dir);
       const args = ['agent', '--server', server.url, '--token', readFileSync(join(server.dataDir, 'token'), 'utf8').trim(),
-        '--ca-file', join(server.dataDir, 'tls', 'ca.crt'), '--node-name', node, '--node-ip', NODE_IPS[node], '--data-dir', dir, '--kubelet-port', '0'];
+        '--ca-file', join(server.dataDir, 'tls', 'ca.crt'), '--node-name', node, '--node-ip', nodeIps[node], '--nodeport-addresses', `${nodeIps[node]}/32`, '--data-dir', dir, '--kubelet-port', '0'];
       const proc = spawn(join(ROOT, 'bin/kubeling'), args, { env: { ...process.env, KUBELING_LOG_LEVEL: process.env.AGENT_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: string[] = [];
       proc.stdout!.on('data', (d) => out.push(String(d)));
@@ -135,14 +140,14 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
           clearTimeout(t);
         }
       }
-      for (const node of Object.keys(NODE_IPS) as NodeName[]) await removeNodeContainers(docker, node).catch(() => undefined);
+      for (const node of Object.keys(NODE_SLOT_INDEX) as NodeName[]) await removeNodeContainers(docker, node).catch(() => undefined);
       await admin.close();
-      await server.cleanup();
+      await server.cleanup(); // also removes the cluster's pod network
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
   try {
-    await Promise.all((opts.nodes ?? (Object.keys(NODE_IPS) as NodeName[])).map((n) => c.startAgent(n)));
+    await Promise.all((opts.nodes ?? (Object.keys(NODE_SLOT_INDEX) as NodeName[])).map((n) => c.startAgent(n)));
   } catch (e) {
     const logs = c.logs();
     await c.cleanup();

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Agent, fetch as ufetch } from 'undici';
+import { claimSlot, type Slot } from './slots.ts';
+import { teardownTestCluster } from './teardown.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KUBECTL = '/usr/bin/kubectl';
@@ -35,6 +37,8 @@ export interface RunningServer {
   kill(): Promise<void>;
   /** stop and remove the data dir */
   cleanup(): Promise<void>;
+  /** slot is this cluster's address space (pod and service CIDRs, loopback node addresses) */
+  slot: Slot;
   logs(): string;
 }
 
@@ -42,7 +46,20 @@ export interface RunningServer {
 export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<RunningServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kubeling-test-'));
   const port = opts.port ?? (await freePort());
-  const args = ['server', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--https-listen-port', String(port), ...(opts.args ?? ['--disable-agent'])];
+  const given = opts.args ?? ['--disable-agent'];
+  // every test cluster gets its own pod and service address space (and, with the embedded agent, its own node
+  // address for NodePorts), so the clusters of parallel test files never meet on the shared host
+  const slot = claimSlot();
+  const net: string[] = [];
+  if (!given.includes('--cluster-cidr')) net.push('--cluster-cidr', slot.clusterCidr);
+  if (!given.includes('--service-cidr')) net.push('--service-cidr', slot.serviceCidr);
+  if (!given.includes('--disable-agent')) {
+    const i = given.indexOf('--node-ip');
+    const nodeIp = i >= 0 ? given[i + 1]! : slot.nodeIp(1);
+    if (i < 0) net.push('--node-ip', nodeIp);
+    if (!given.includes('--nodeport-addresses')) net.push('--nodeport-addresses', `${nodeIp}/32`);
+  }
+  const args = ['server', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--https-listen-port', String(port), ...net, ...given];
   const proc = spawn(join(ROOT, 'bin/kubeling'), args, { env: { ...process.env, KUBELING_LOG_LEVEL: 'warn', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -51,7 +68,10 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
   const url = `https://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`kubeling server exited (${proc.exitCode}):\n${out}`);
+    if (proc.exitCode !== null) {
+      slot.release();
+      throw new Error(`kubeling server exited (${proc.exitCode}):\n${out}`);
+    }
     if (existsSync(join(dataDir, 'kubeconfig.yaml'))) {
       try {
         const r = await ufetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000), dispatcher: insecureDispatcher });
@@ -62,6 +82,7 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL'); // never leave a half-started server behind
+      slot.release();
       throw new Error(`kubeling server did not become ready:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -86,8 +107,11 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     kill: () => waitExit('SIGKILL'),
     cleanup: async () => {
       await waitExit('SIGTERM');
+      await teardownTestCluster(caPem).catch(() => undefined);
+      slot.release();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
+    slot,
     logs: () => out,
   };
 }

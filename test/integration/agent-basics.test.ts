@@ -1,6 +1,6 @@
 // agent-basics: node registration, lease, pods running with real containers, env and volumes, bad token — real dockerd + API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent } from '../../pkg/kubelet/index.ts';
+import { runAgent } from '../../pkg/agent/index.ts';
 import { silentLogger } from '../../pkg/util/log.ts';
 import { configmaps, cstatus, leases, nodes, pod, pods, secrets, startCluster } from './agent-harness.ts';
 import type { Cluster } from './agent-harness.ts';
@@ -21,7 +21,7 @@ describe('node registration', () => {
     const info = await c.docker.info();
     expect(n.status.capacity).toEqual({ cpu: String(info.cpus), memory: `${Math.floor(info.memoryBytes / 1024)}Ki`, pods: '110' });
     expect(n.status.allocatable).toEqual(n.status.capacity);
-    expect(n.status.addresses).toEqual([{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: NODE }]);
+    expect(n.status.addresses).toEqual([{ type: 'InternalIP', address: c.nodeIp }, { type: 'Hostname', address: NODE }]);
     expect(n.status.nodeInfo).toMatchObject({ operatingSystem: 'linux', kubeletVersion: 'v1.32.0+kubeling', containerRuntimeVersion: expect.stringMatching(/^docker:\/\/\d/) });
     expect(n.status.daemonEndpoints.kubeletEndpoint.Port).toBe(c.agent!.kubeletPort);
     expect(n.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': NODE, 'kubernetes.io/os': 'linux' });
@@ -56,7 +56,7 @@ describe('pods', () => {
     }));
     const p = await c.waitPod('web', (p) => p.status?.phase === 'Running' && p.status.containerStatuses?.every((s: any) => s.ready));
     expect(p.status.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    expect(p.status.hostIP).toBe('127.0.0.1');
+    expect(p.status.hostIP).toBe(c.nodeIp);
     expect(p.status.startTime).toBeTruthy();
     expect(cstatus(p, 'web').containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
     expect(cstatus(p, 'web').imageID).toMatch(/^docker:\/\/sha256:/);

@@ -9,11 +9,14 @@ import { runServer } from '../../cmd/server.ts';
 import { lookupKind } from '../../pkg/api/resources.ts';
 import type { KubeObject } from '../../pkg/api/types.ts';
 import { Client } from '../../pkg/client/index.ts';
-import { clusterId, runAgent } from '../../pkg/kubelet/index.ts';
-import type { Agent } from '../../pkg/kubelet/index.ts';
+import { runAgent } from '../../pkg/agent/index.ts';
+import { clusterId } from '../../pkg/kubelet/index.ts';
+import type { Agent } from '../../pkg/agent/index.ts';
 import { DockerRuntime, LABELS } from '../../pkg/kubelet/runtime/index.ts';
 import { silentLogger } from '../../pkg/util/log.ts';
 import { ensureTestImages } from '../helpers/images.ts';
+import { claimSlot } from '../helpers/slots.ts';
+import { teardownTestCluster } from '../helpers/teardown.ts';
 import { createLogger } from '../../pkg/util/log.ts';
 
 export const pods = lookupKind('v1', 'Pod')!;
@@ -32,6 +35,8 @@ export interface Cluster {
   nodeToken: string;
   caPem: string;
   nodeName: string;
+  /** nodeIp is the agent's address: a loopback alias of this cluster's slot */
+  nodeIp: string;
   admin: Client;
   docker: DockerRuntime;
   agent: Agent | undefined;
@@ -48,7 +53,9 @@ export interface Cluster {
 export async function startCluster(nodeName: string, opts: { dockerHost?: string } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `kubeling-${nodeName}-`));
   await ensureTestImages(new DockerRuntime());
-  const server = await runServer({ dataDir: dir, bindAddress: '127.0.0.1', httpsListenPort: 0, tlsSan: [], disableAgent: true, logLevel: 'warn', kubeletPort: 0 } as never);
+  const slot = claimSlot();
+  const nodeIp = slot.nodeIp(1);
+  const server = await runServer({ dataDir: dir, bindAddress: '127.0.0.1', httpsListenPort: 0, tlsSan: [], disableAgent: true, logLevel: 'warn', kubeletPort: 0, clusterCidr: slot.clusterCidr, serviceCidr: slot.serviceCidr } as never);
   const kubeconfig = join(dir, 'kubeconfig.yaml');
   // runServer does not await its kubeconfig write; wait for the file.
   for (let i = 0; i < 100 && !existsSync(kubeconfig); i++) await new Promise((r) => setTimeout(r, 20));
@@ -68,11 +75,12 @@ export async function startCluster(nodeName: string, opts: { dockerHost?: string
     nodeToken,
     caPem,
     nodeName,
+    nodeIp,
     admin,
     docker,
     agent: undefined,
     async startAgent() {
-      c.agent = await runAgent({ server: url, token: nodeToken, caPem, nodeName, nodeIp: '127.0.0.1', dataDir: join(dir, 'agent'), kubeletPort: 0, labels: {}, ...(opts.dockerHost ? { dockerHost: opts.dockerHost } : {}) }, log);
+      c.agent = await runAgent({ server: url, token: nodeToken, caPem, nodeName, nodeIp, nodePortAddresses: [`${nodeIp}/32`], dataDir: join(dir, 'agent'), kubeletPort: 0, labels: {}, ...(opts.dockerHost ? { dockerHost: opts.dockerHost } : {}) }, log);
       return c.agent;
     },
     async stopAgent() {
@@ -107,6 +115,8 @@ export async function startCluster(nodeName: string, opts: { dockerHost?: string
       for (const x of await docker.listContainers({ node: nodeName })) await docker.removeContainer(x.id);
       await admin.close();
       await server.close();
+      await teardownTestCluster(caPem, opts.dockerHost);
+      slot.release();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,180 @@
+// agent: the node agent's composition root — joins the cluster, then runs the kubelet, the pod network, the service
+// proxy and the DNS responder of this host from one shared informer factory.
+import { readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import Dockerode from 'dockerode';
+import type { Logger } from 'pino';
+import { lookupKind } from '../api/resources.ts';
+import type { KubeObject } from '../api/types.ts';
+import { Client, SharedInformerFactory } from '../client/index.ts';
+import { startDnsServer, type DnsServer } from '../dns/index.ts';
+import { clusterId, Kubelet } from '../kubelet/index.ts';
+import { parseResolvConf, type ResolvConf } from '../kubelet/dnsconfig.ts';
+import { EventRecorder } from '../kubelet/events.ts';
+import { asStartupError, NodeRegistrar } from '../kubelet/node.ts';
+import { DockerRuntime, parseDockerHost } from '../kubelet/runtime/index.ts';
+import type { ContainerRuntime } from '../kubelet/runtime/index.ts';
+import { startKubeletServer } from '../kubelet/server.ts';
+import { startPodNetwork, type PodNetwork } from '../network/index.ts';
+import { startProxy, type ServiceProxy } from '../proxy/index.ts';
+
+export interface AgentConfig {
+  server: string;
+  token: string;
+  caPem: string;
+  nodeName: string;
+  nodeIp: string;
+  dataDir: string;
+  dockerHost?: string;
+  kubeletPort: number;
+  labels: Record<string, string>;
+  /** nodePortAddresses limits where NodePorts listen (CIDRs, kube-proxy's --nodeport-addresses); empty = everywhere */
+  nodePortAddresses?: string[];
+  /** clusterDNS and clusterDomain override what the server publishes in kube-system/kubeling-config */
+  clusterDNS?: string;
+  clusterDomain?: string;
+  /** disableProxy runs no service proxy and no DNS responder on this node (k3s's --disable-kube-proxy) */
+  disableProxy?: boolean;
+  /** runtime replaces the Docker runtime (hollow nodes in benchmarks). */
+  runtime?: ContainerRuntime;
+}
+
+/** Agent is a running agent; close() stops watches, workers and listeners but leaves pods running, as kubelet. */
+export interface Agent {
+  close(): Promise<void>;
+  kubelet: Kubelet;
+  kubeletPort: number;
+}
+
+/** ClusterConfig is what the server publishes in ConfigMap kube-system/kubeling-config. */
+export interface ClusterConfig {
+  clusterCIDR: string;
+  serviceCIDR: string;
+  clusterDNS: string;
+  clusterDomain: string;
+}
+
+const DEFAULT_CONFIG: ClusterConfig = { clusterCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', clusterDNS: '10.43.0.10', clusterDomain: 'cluster.local' };
+
+/** clusterConfig reads kube-system/kubeling-config; a server that publishes none gets the defaults. */
+async function clusterConfig(client: Client): Promise<ClusterConfig> {
+  const cm = await client.getOrUndefined(lookupKind('v1', 'ConfigMap')!, 'kube-system', 'kubeling-config');
+  const data = (cm?.data ?? {}) as Partial<ClusterConfig>;
+  return { ...DEFAULT_CONFIG, ...Object.fromEntries(Object.entries(data).filter(([, v]) => typeof v === 'string' && v)) };
+}
+
+async function hostResolvConf(log: Logger): Promise<ResolvConf> {
+  try {
+    return parseResolvConf(await readFile('/etc/resolv.conf', 'utf8'));
+  } catch (err) {
+    log.warn({ err }, 'cannot read /etc/resolv.conf; pods with dnsPolicy Default get no nameserver');
+    return { nameservers: [], searches: [], options: [] };
+  }
+}
+
+/**
+ * runAgent joins the cluster with the node token: checks the token, starts the HTTPS endpoint, registers the Node
+ * (with the endpoint's port), then brings up the pod network, the service proxy and DNS, and syncs pods. Rejects
+ * with `Unauthorized: the server rejected the node token` when the API refuses the token.
+ */
+export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
+  const client = new Client({ server: cfg.server, token: cfg.token, caPem: cfg.caPem, userAgent: `kubeling-agent/${cfg.nodeName}` });
+  const nodeInfo = lookupKind('v1', 'Node')!;
+  let config: ClusterConfig;
+  try {
+    await client.getOrUndefined(nodeInfo, undefined, cfg.nodeName);
+    config = await clusterConfig(client);
+  } catch (err) {
+    await client.close();
+    throw asStartupError(err);
+  }
+  if (cfg.clusterDNS) config.clusterDNS = cfg.clusterDNS;
+  if (cfg.clusterDomain) config.clusterDomain = cfg.clusterDomain;
+  const dataDir = resolve(cfg.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const cluster = clusterId(cfg.caPem);
+  const runtime = cfg.runtime ?? new DockerRuntime({ ...(cfg.dockerHost ? { host: cfg.dockerHost } : {}), cluster, logger: log.child({ component: 'runtime' }) });
+  const events = new EventRecorder(client, { component: 'kubelet', host: cfg.nodeName }, log.child({ component: 'events' }));
+  let kubelet: Kubelet | undefined;
+  const server = await startKubeletServer({
+    host: cfg.nodeIp,
+    port: cfg.kubeletPort,
+    token: cfg.token,
+    certDir: join(dataDir, 'pki'),
+    runtime,
+    log: log.child({ component: 'kubelet-server' }),
+    pods: {
+      podByName: (ns, name) => kubelet?.podByName(ns, name),
+      containerFor: (pod, c, prev) => kubelet!.containerFor(pod, c, prev),
+      podIP: (pod) => kubelet?.podIP(pod) ?? '',
+    },
+  });
+  const registrar = new NodeRegistrar(client, runtime, { nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, hostname: cfg.nodeName, kubeletPort: server.port, labels: cfg.labels }, log.child({ component: 'node' }));
+  try {
+    await registrar.register();
+  } catch (err) {
+    await server.close();
+    await client.close();
+    throw asStartupError(err);
+  }
+  events.event({ kind: 'Node', name: cfg.nodeName, uid: cfg.nodeName }, 'Normal', 'Starting', 'Starting kubelet.');
+
+  const informers = new SharedInformerFactory(client, log.child({ component: 'informers' }));
+  const services = informers.informerFor(lookupKind('v1', 'Service')!);
+  let network: PodNetwork | undefined;
+  let proxy: ServiceProxy | undefined;
+  let dns: DnsServer | undefined;
+  if (!cfg.runtime) {
+    // one Engine API client per agent: the runtime's (a second dockerode with its own agent would double the sockets)
+    const docker = runtime instanceof DockerRuntime ? runtime.docker : new Dockerode(cfg.dockerHost ? parseDockerHost(cfg.dockerHost) : {});
+    network = startPodNetwork({ informers, docker, clusterId: cluster, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, clusterCidr: config.clusterCIDR, log: log.child({ component: 'network' }) });
+  }
+  if (!cfg.disableProxy) {
+    proxy = startProxy({ informers, clusterId: cluster, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, nodePortAddresses: cfg.nodePortAddresses ?? [], clusterDNS: config.clusterDNS, log: log.child({ component: 'proxy' }) });
+  }
+  informers.start();
+  if (proxy) {
+    try {
+      await proxy.addresses.ensure(config.clusterDNS);
+      dns = startDnsServer({ informers, address: config.clusterDNS, clusterDomain: config.clusterDomain, log: log.child({ component: 'dns' }) });
+    } catch (err) {
+      log.error({ err, clusterDNS: config.clusterDNS }, 'cannot start the DNS responder; pods on this node cannot resolve cluster names');
+    }
+  }
+  const resolvConf = await hostResolvConf(log);
+  kubelet = new Kubelet({
+    client,
+    runtime,
+    events,
+    nodeName: cfg.nodeName,
+    nodeIp: cfg.nodeIp,
+    dataDir,
+    log: log.child({ component: 'kubelet' }),
+    allocatable: () => registrar.allocatable(),
+    ...(network ? { podNetwork: network } : {}),
+    dns: { clusterDNS: config.clusterDNS, clusterDomain: config.clusterDomain, hostResolvConf: resolvConf },
+    services: (namespace: string): KubeObject[] => [...services.list(namespace), ...(namespace === 'default' ? [] : services.list('default').filter((s) => s.metadata.name === 'kubernetes'))],
+  });
+  await kubelet.start();
+  registrar.start();
+  log.info({ node: cfg.nodeName, kubeletPort: server.port, clusterDNS: config.clusterDNS }, 'node agent running');
+  let closing: Promise<void> | undefined;
+  const k = kubelet;
+  return {
+    kubelet: k,
+    kubeletPort: server.port,
+    close: () =>
+      (closing ??= (async () => {
+        registrar.stop();
+        await k.stop();
+        await dns?.stop();
+        await proxy?.stop();
+        await network?.stop();
+        informers.stop();
+        await server.close();
+        await events.flush().catch(() => undefined);
+        await client.close();
+      })()),
+  };
+}
