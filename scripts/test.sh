@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test: installs what the suite needs (Debian packages, Node 24, npm deps, kubectl 1.20), makes sure a Docker
-# engine runs, then type-checks and runs every test (unit + integration against real dockerd and kubectl).
+# engine runs, then type-checks and runs every test (unit + integration against real dockerd and kubectl, then the
+# multi-host end-to-end tests of test/e2e). Arguments are passed to vitest and skip the end-to-end run.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$here"
@@ -46,3 +47,7 @@ npx tsc --noEmit -p .
 scripts/build.sh
 echo "==> tests"
 npx vitest run "$@"
+if [ $# -eq 0 ]; then
+  echo "==> end-to-end: a multi-host cluster on this machine (network namespaces, one dockerd per host)"
+  npm run --silent e2e
+fi
