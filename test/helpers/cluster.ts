@@ -57,7 +57,7 @@ export interface ClusterOptions {
 /** startTwoNodeCluster boots the server (no embedded agent) and the agents, and waits for Ready nodes. */
 export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<TwoNodeCluster> {
   const images = await ensureTestImages(new DockerRuntime());
-  const server = await startServer({ args: ['--disable-agent', ...(opts.serverArgs ?? [])] });
+  const server = await startServer({ args: ['--disable-agent', ...(opts.serverArgs ?? [])], network: true });
   // node names repeat across clusters (every test cluster has node-a and node-b): see only this cluster's containers
   const docker = clusterDocker(server.caPem);
   const admin = new Client({ server: server.url, token: server.token, caPem: server.caPem });

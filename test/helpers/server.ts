@@ -43,16 +43,18 @@ export interface RunningServer {
 }
 
 /** startServer spawns bin/kubeling server --disable-agent (unless agent args are given) and waits for /readyz. */
-export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<RunningServer> {
+export async function startServer(opts: { dataDir?: string; port?: number; args?: string[]; env?: Record<string, string>; network?: boolean } = {}): Promise<RunningServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kubeling-test-'));
   const port = opts.port ?? (await freePort());
   const given = opts.args ?? ['--disable-agent'];
-  // every test cluster gets its own pod and service address space (and, with the embedded agent, its own node
+  // every test cluster with agents (the embedded one, or `network: true` for agents started beside it) gets its own
+  // pod and service address space (and, with the embedded agent, its own node
   // address for NodePorts), so the clusters of parallel test files never meet on the shared host
   const slot = claimSlot();
   const net: string[] = [];
-  if (!given.includes('--cluster-cidr')) net.push('--cluster-cidr', slot.clusterCidr);
-  if (!given.includes('--service-cidr')) net.push('--service-cidr', slot.serviceCidr);
+  const withAgents = opts.network ?? !given.includes('--disable-agent');
+  if (withAgents && !given.includes('--cluster-cidr')) net.push('--cluster-cidr', slot.clusterCidr);
+  if (withAgents && !given.includes('--service-cidr')) net.push('--service-cidr', slot.serviceCidr);
   if (!given.includes('--disable-agent')) {
     const i = given.indexOf('--node-ip');
     const nodeIp = i >= 0 ? given[i + 1]! : slot.nodeIp(1);

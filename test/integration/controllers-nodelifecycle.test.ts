@@ -40,8 +40,10 @@ describe('node lifecycle on a two-node cluster', () => {
     });
     const a = cidrs.find((n) => n.metadata.name === 'node-a')!.spec;
     const b = cidrs.find((n) => n.metadata.name === 'node-b')!.spec;
-    expect(a.podCIDR).toMatch(/^10\.42\.\d+\.0\/24$/);
-    expect(b.podCIDR).toMatch(/^10\.42\.\d+\.0\/24$/);
+    // the cluster's --cluster-cidr is its test slot's /16 (10.N.0.0/16); each node gets a /24 of it
+    const prefix = c.server.slot.clusterCidr.split('.').slice(0, 2).join('\\.');
+    expect(a.podCIDR).toMatch(new RegExp(`^${prefix}\\.\\d+\\.0/24$`));
+    expect(b.podCIDR).toMatch(new RegExp(`^${prefix}\\.\\d+\\.0/24$`));
     expect(a.podCIDR).not.toBe(b.podCIDR);
     expect(a.podCIDRs).toEqual([a.podCIDR]);
   });
