@@ -1,5 +1,6 @@
 // bench/proxy: `npm run bench:proxy` — TCP throughput, connection rate and request/response latency through a kubeling
-// NodePort, beside the same pod reached straight at its pod IP and through Docker's userland docker-proxy (hostPort).
+// NodePort in both proxy modes (userspace and iptables), beside the same pod reached straight at its pod IP and
+// through Docker's userland docker-proxy (hostPort).
 //
 // One run: a `kubeling server` child from source with its embedded agent (the agent's proxy serves the NodePort), in
 // a test slot of its own (startServer: pod/service CIDRs, node IP 127.1.S.1, NodePorts at that IP only). One pod runs
@@ -9,7 +10,9 @@
 // `ss`), and a NodePort Service selects it. Paths, measured in turn by a client child process (its own event loop):
 //   direct        pod IP:5001-5003 (the node's bridge; the ceiling)
 //   docker-proxy  node IP:hostPorts (Docker's userland proxy)
-//   NodePort      node IP:nodePorts (kubeling's proxy in the agent)
+//   NodePort      node IP:nodePorts (kubeling's proxy in the agent, --proxy-mode userspace)
+//   iptables      second node IP (127.1.S.2):nodePorts — a second proxy of the same cluster in `--proxy-mode iptables`,
+//                 run in this process with its own node name and chains, NodePorts at that address only (kernel DNAT)
 // Metrics: one stream and 32 streams of download (MB/s, 10^6 bytes), connections/s (connect, the server's byte,
 // close; N.rateConcurrency at once), round trip of 64 bytes on a kept connection (p50/p99, µs), one new connection
 // alone. Each metric runs N.rounds times per path, interleaved; throughput and rate take the median round, latencies
@@ -25,9 +28,11 @@ import { performance } from 'node:perf_hooks';
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import { lookupKind } from '../pkg/api/resources.ts';
 import type { KubeObject } from '../pkg/api/types.ts';
-import { Client } from '../pkg/client/index.ts';
+import { Client, SharedInformerFactory } from '../pkg/client/index.ts';
 import { clusterId } from '../pkg/kubelet/index.ts';
 import { busyboxRootfs, DockerRuntime } from '../pkg/kubelet/runtime/index.ts';
+import { startProxy, type ServiceProxy } from '../pkg/proxy/index.ts';
+import { silentLogger } from '../pkg/util/log.ts';
 import { ensureTestImages, hostBusybox } from '../test/helpers/images.ts';
 import { startServer, type RunningServer } from '../test/helpers/server.ts';
 
@@ -458,7 +463,7 @@ function serviceManifest(): Service & KubeObject {
 
 /** Path is one way to the pod's two ports; cpuPids are the processes doing the forwarding (none for direct). */
 interface Path {
-  key: 'direct' | 'dockerProxy' | 'nodePort';
+  key: 'direct' | 'dockerProxy' | 'nodePort' | 'iptables';
   label: string;
   host: string;
   ports: Ports;
@@ -506,9 +511,16 @@ async function main(): Promise<void> {
   let admin: Client | undefined;
   let client: ClientProc | undefined;
   let cleaned: Promise<number> | undefined;
+  let kernelProxy: { proxy: ServiceProxy; informers: SharedInformerFactory } | undefined;
+  const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
+  const routeLocalnet0 = readFileSync(ROUTE_LOCALNET, 'utf8').trim();
   const cleanup = () =>
     (cleaned ??= (async () => {
       client?.stop();
+      await kernelProxy?.proxy.stop();
+      kernelProxy?.informers.stop();
+      // (server.cleanup's teardownNode removes the iptables proxy's chains with the cluster's network)
+      writeFileSync(ROUTE_LOCALNET, routeLocalnet0);
       await admin?.close().catch(() => undefined);
       await server?.stop();
       let removed = 0;
@@ -556,10 +568,21 @@ async function main(): Promise<void> {
     const nodePort = (name: string) => svc.spec?.ports?.find((p) => p.name === name)?.nodePort ?? NaN;
     const nodePorts: Ports = { source: nodePort('source'), echo: nodePort('echo'), hello: nodePort('hello') };
     const serverPid = server.proc.pid!;
+    // the iptables-mode proxy of the same cluster, NodePorts at a second address of the slot only
+    const kernelIp = server.slot.nodeIp(2);
+    const kinformers = new SharedInformerFactory(admin, silentLogger());
+    kernelProxy = {
+      informers: kinformers,
+      proxy: startProxy({ informers: kinformers, clusterId: clusterId(server.caPem), nodeName: `${nodeName}-iptables`, nodeIp: kernelIp, nodePortAddresses: [`${kernelIp}/32`], mode: 'iptables', log: silentLogger() }),
+    };
+    kinformers.start();
+    await kernelProxy.proxy.ready();
     const paths: Path[] = [
       { key: 'direct', label: 'direct (pod IP)', host: podIp, ports: PORTS, cpuPids: () => [] },
       { key: 'dockerProxy', label: 'docker-proxy (hostPort)', host: nodeIp, ports: hostPorts, cpuPids: () => dockerProxyPids(nodeIp, Object.values(hostPorts)) },
-      { key: 'nodePort', label: 'NodePort (kubeling)', host: nodeIp, ports: nodePorts, cpuPids: () => [serverPid] },
+      { key: 'nodePort', label: 'NodePort (userspace)', host: nodeIp, ports: nodePorts, cpuPids: () => [serverPid] },
+      // the kernel forwards: no process to charge (softirq time is not attributed)
+      { key: 'iptables', label: 'NodePort (iptables)', host: kernelIp, ports: nodePorts, cpuPids: () => [] },
     ];
     log(`pod ${podIp}; hostPorts ${Object.values(hostPorts).join('/')}; nodePorts ${Object.values(nodePorts).join('/')}`);
 
@@ -586,15 +609,17 @@ async function main(): Promise<void> {
       else if (!owners.includes('docker-proxy')) skipped.dockerProxy = `the connection to ${nodeIp}:${hostPorts.echo} is not served by docker-proxy (ss: ${owners.trim() || 'no socket'})`;
       else log(`docker-proxy pids ${dpPids.join(',')} serve ${nodeIp}:${Object.values(hostPorts).join('/')}`);
     }
-    if (!Object.values(nodePorts).every(Number.isFinite)) skipped.nodePort = 'the Service has no nodePort';
-    else {
-      const until = performance.now() + N.nodePortWaitMs;
-      while (!(await probeHello(nodeIp, nodePorts.hello))) {
-        if (performance.now() > until) {
-          skipped.nodePort = `nothing answered at the NodePort ${nodeIp}:${nodePorts.hello} within ${N.nodePortWaitMs / 1000} s (is the agent's proxy, pkg/proxy, running in this build?)`;
-          break;
+    for (const p of paths.slice(2)) {
+      if (!Object.values(nodePorts).every(Number.isFinite)) skipped[p.key] = 'the Service has no nodePort';
+      else {
+        const until = performance.now() + N.nodePortWaitMs;
+        while (!(await probeHello(p.host, nodePorts.hello))) {
+          if (performance.now() > until) {
+            skipped[p.key] = `nothing answered at the NodePort ${p.host}:${nodePorts.hello} within ${N.nodePortWaitMs / 1000} s (is the ${p.label} proxy, pkg/proxy, running in this build?)`;
+            break;
+          }
+          await sleep(250);
         }
-        await sleep(250);
       }
     }
     for (const [k, why] of Object.entries(skipped)) log(`not measured: ${k}: ${why}`);
@@ -668,34 +693,41 @@ async function main(): Promise<void> {
     }
     const d = res.direct!;
     const dp = res.dockerProxy;
-    const np = res.nodePort;
     const ratio = (x: number | undefined, y: number | undefined) => (x ?? NaN) / (y ?? NaN);
-    const ratios = {
+    const ratiosOf = (np: PathResult | undefined) => ({
       stream1: { vsDirect: ratio(np?.stream1MBs, d.stream1MBs), vsDockerProxy: ratio(np?.stream1MBs, dp?.stream1MBs) },
       streamN: { vsDirect: ratio(np?.streamNMBs, d.streamNMBs), vsDockerProxy: ratio(np?.streamNMBs, dp?.streamNMBs) },
       conns: { vsDirect: ratio(np?.connsPerSec, d.connsPerSec), vsDockerProxy: ratio(np?.connsPerSec, dp?.connsPerSec) },
-    };
+    });
     const added = (r: PathResult | undefined) => ({ p50: (r?.rttP50Us ?? NaN) - d.rttP50Us, p99: (r?.rttP99Us ?? NaN) - d.rttP99Us, connectP50: (r?.connectP50Us ?? NaN) - d.connectP50Us });
-    const addedNp = added(np);
     const addedDp = added(dp);
     /** throughputOk: the NodePort keeps ≥ 0.7× direct and ≥ 1.0× docker-proxy (when docker-proxy was measured). */
     const throughputOk = (r: { vsDirect: number; vsDockerProxy: number }) => r.vsDirect >= TARGETS.vsDirect && (!dp || r.vsDockerProxy >= TARGETS.vsDockerProxy);
-    const targets = np ? { stream1: throughputOk(ratios.stream1), streamN: throughputOk(ratios.streamN), addedP50: addedNp.p50 <= TARGETS.addedP50Us } : undefined;
+    /** modes: the two NodePort paths (userspace, iptables), each with its ratios, added latency and targets */
+    const modes = (['nodePort', 'iptables'] as const).map((key) => {
+      const np = res[key];
+      const ratios = ratiosOf(np);
+      const addedNp = added(np);
+      const targets = np ? { stream1: throughputOk(ratios.stream1), streamN: throughputOk(ratios.streamN), addedP50: addedNp.p50 <= TARGETS.addedP50Us } : undefined;
+      return { key, np, ratios, addedNp, targets };
+    });
 
     const col = (r: PathResult | undefined, f: (r: PathResult) => string) => (r ? f(r) : 'not measured');
     const tgt = (ok: boolean | undefined, text: string) => (ok === undefined ? '' : `${text} ${mark(ok)}`);
+    const both = (f: (m: (typeof modes)[number]) => string) => modes.map(f).join(' | ');
     const throughputTarget = `≥ ${TARGETS.vsDirect}× direct, ≥ ${TARGETS.vsDockerProxy}× docker-proxy`;
+    const [us, ipt] = modes as [(typeof modes)[number], (typeof modes)[number]];
     const rows: string[][] = [
-      ['metric', paths[0]!.label, paths[1]!.label, paths[2]!.label, 'NodePort/direct', 'NodePort/docker-proxy', 'target'],
-      ['1 stream, MB/s', f0(d.stream1MBs), col(dp, (r) => f0(r.stream1MBs)), col(np, (r) => f0(r.stream1MBs)), f2(ratios.stream1.vsDirect), f2(ratios.stream1.vsDockerProxy),
-        tgt(targets?.stream1, throughputTarget)],
-      [`${N.streams} streams, MB/s`, f0(d.streamNMBs), col(dp, (r) => f0(r.streamNMBs)), col(np, (r) => f0(r.streamNMBs)), f2(ratios.streamN.vsDirect), f2(ratios.streamN.vsDockerProxy),
-        tgt(targets?.streamN, throughputTarget)],
-      [`connections/s (${N.rateConcurrency} at once)`, f0(d.connsPerSec), col(dp, (r) => f0(r.connsPerSec)), col(np, (r) => f0(r.connsPerSec)), f2(ratios.conns.vsDirect), f2(ratios.conns.vsDockerProxy), ''],
-      [`request/response ${ECHO_BYTES} B p50 / p99, µs`, `${f0(d.rttP50Us)} / ${f0(d.rttP99Us)}`, col(dp, (r) => `${f0(r.rttP50Us)} / ${f0(r.rttP99Us)}`), col(np, (r) => `${f0(r.rttP50Us)} / ${f0(r.rttP99Us)}`), '', '', ''],
-      ['added p50 / p99 vs direct, µs', '', col(dp, () => `${f0(addedDp.p50)} / ${f0(addedDp.p99)}`), col(np, () => `${f0(addedNp.p50)} / ${f0(addedNp.p99)}`), '', '', tgt(targets?.addedP50, `added p50 ≤ ${TARGETS.addedP50Us} µs`)],
-      ['new connection (connect, 1 B, close) p50 / p99, µs', `${f0(d.connectP50Us)} / ${f0(d.connectP99Us)}`, col(dp, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), col(np, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), '', '', ''],
-      [`forwarding CPU s per GB (${N.streams} streams)`, '', col(dp, (r) => f2(r.proxyCpuPerGB)), col(np, (r) => f2(r.proxyCpuPerGB)), '', '', ''],
+      ['metric', paths[0]!.label, paths[1]!.label, paths[2]!.label, paths[3]!.label, 'NodePort/direct us | ipt', 'NodePort/docker-proxy us | ipt', 'target us | ipt'],
+      ['1 stream, MB/s', f0(d.stream1MBs), col(dp, (r) => f0(r.stream1MBs)), col(us.np, (r) => f0(r.stream1MBs)), col(ipt.np, (r) => f0(r.stream1MBs)), both((m) => f2(m.ratios.stream1.vsDirect)), both((m) => f2(m.ratios.stream1.vsDockerProxy)),
+        both((m) => tgt(m.targets?.stream1, m === us ? throughputTarget : ''))],
+      [`${N.streams} streams, MB/s`, f0(d.streamNMBs), col(dp, (r) => f0(r.streamNMBs)), col(us.np, (r) => f0(r.streamNMBs)), col(ipt.np, (r) => f0(r.streamNMBs)), both((m) => f2(m.ratios.streamN.vsDirect)), both((m) => f2(m.ratios.streamN.vsDockerProxy)),
+        both((m) => tgt(m.targets?.streamN, ''))],
+      [`connections/s (${N.rateConcurrency} at once)`, f0(d.connsPerSec), col(dp, (r) => f0(r.connsPerSec)), col(us.np, (r) => f0(r.connsPerSec)), col(ipt.np, (r) => f0(r.connsPerSec)), both((m) => f2(m.ratios.conns.vsDirect)), both((m) => f2(m.ratios.conns.vsDockerProxy)), ''],
+      [`request/response ${ECHO_BYTES} B p50 / p99, µs`, `${f0(d.rttP50Us)} / ${f0(d.rttP99Us)}`, col(dp, (r) => `${f0(r.rttP50Us)} / ${f0(r.rttP99Us)}`), col(us.np, (r) => `${f0(r.rttP50Us)} / ${f0(r.rttP99Us)}`), col(ipt.np, (r) => `${f0(r.rttP50Us)} / ${f0(r.rttP99Us)}`), '', '', ''],
+      ['added p50 / p99 vs direct, µs', '', col(dp, () => `${f0(addedDp.p50)} / ${f0(addedDp.p99)}`), col(us.np, () => `${f0(us.addedNp.p50)} / ${f0(us.addedNp.p99)}`), col(ipt.np, () => `${f0(ipt.addedNp.p50)} / ${f0(ipt.addedNp.p99)}`), '', '', both((m) => tgt(m.targets?.addedP50, m === us ? `added p50 ≤ ${TARGETS.addedP50Us} µs` : ''))],
+      ['new connection (connect, 1 B, close) p50 / p99, µs', `${f0(d.connectP50Us)} / ${f0(d.connectP99Us)}`, col(dp, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), col(us.np, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), col(ipt.np, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), '', '', ''],
+      [`forwarding CPU s per GB (${N.streams} streams)`, '', col(dp, (r) => f2(r.proxyCpuPerGB)), col(us.np, (r) => f2(r.proxyCpuPerGB)), col(ipt.np, () => 'kernel'), '', '', ''],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const load1 = loadavg()[0]!;
@@ -703,8 +735,14 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
     for (const [k, why] of Object.entries(skipped)) console.log(`\n${k} not measured: ${why}`);
     for (const p of live) if (res[p.key]!.errors.length) console.log(`${p.key} errors: ${res[p.key]!.errors.join('; ')}`);
-    Object.assign(result, { loadEnd: load1, rounds: N.rounds, streamMs: N.streamMs, streams: N.streams, rateConcurrency: N.rateConcurrency, ...res, ratios, addedUs: { nodePort: addedNp, dockerProxy: addedDp }, targets, skipped });
-    if (skipped.nodePort) result.error = `NodePort not measured: ${skipped.nodePort}`;
+    Object.assign(result, {
+      loadEnd: load1, rounds: N.rounds, streamMs: N.streamMs, streams: N.streams, rateConcurrency: N.rateConcurrency, ...res,
+      ratios: { nodePort: us.ratios, iptables: ipt.ratios },
+      addedUs: { nodePort: us.addedNp, iptables: ipt.addedNp, dockerProxy: addedDp },
+      targets: { nodePort: us.targets, iptables: ipt.targets },
+      skipped,
+    });
+    for (const k of ['nodePort', 'iptables']) if (skipped[k]) result.error = `${k} not measured: ${skipped[k]}`;
   } catch (e) {
     result.error = (e as Error).message;
     log(`failed: ${(e as Error).stack}`);

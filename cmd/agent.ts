@@ -23,6 +23,7 @@ export interface AgentFlags {
   clusterDns?: string;
   clusterDomain?: string;
   disableKubeProxy?: boolean;
+  proxyMode?: string;
   logLevel?: string;
 }
 
@@ -47,7 +48,8 @@ export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command 
     .addOption(flag('--kubelet-port <port>', 'port of the agent\'s HTTPS endpoint (logs, exec, port-forward)', 10250).argParser(Number))
     .addOption(flag('--node-label <key=value>', 'label to register the node with (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
     .addOption(flag('--nodeport-addresses <cidrs>', 'where NodePort and LoadBalancer ports listen: comma-separated CIDRs of this node\'s addresses (default: every address)').argParser(collect))
-    .addOption(flag('--disable-kube-proxy', 'run no service proxy and no DNS responder on this node', false));
+    .addOption(flag('--disable-kube-proxy', 'run no service proxy and no DNS responder on this node', false))
+    .addOption(flag('--proxy-mode <mode>', 'how the service proxy forwards: userspace (sockets in the agent; retries a refusing endpoint) or iptables (kernel DNAT)', 'userspace').choices(['userspace', 'iptables']));
 }
 
 export function agentCommand(): Command {
@@ -101,6 +103,7 @@ export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string
       ...(o.clusterDns ? { clusterDNS: o.clusterDns } : {}),
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
       disableProxy: !!o.disableKubeProxy,
+      proxyMode: o.proxyMode === 'iptables' ? 'iptables' : 'userspace',
     },
     log,
   );

@@ -16,8 +16,8 @@ import { asStartupError, NodeRegistrar } from '../kubelet/node.ts';
 import { DockerRuntime, parseDockerHost } from '../kubelet/runtime/index.ts';
 import type { ContainerRuntime } from '../kubelet/runtime/index.ts';
 import { startKubeletServer } from '../kubelet/server.ts';
-import { startPodNetwork, type PodNetwork } from '../network/index.ts';
-import { startProxy, type ServiceProxy } from '../proxy/index.ts';
+import { hostRunner, startPodNetwork, teardownNetwork, type PodNetwork } from '../network/index.ts';
+import { startProxy, teardownProxyRules, type ProxyMode, type ServiceProxy } from '../proxy/index.ts';
 
 export interface AgentConfig {
   server: string;
@@ -36,6 +36,8 @@ export interface AgentConfig {
   clusterDomain?: string;
   /** disableProxy runs no service proxy and no DNS responder on this node (k3s's --disable-kube-proxy) */
   disableProxy?: boolean;
+  /** proxyMode is kube-proxy's --proxy-mode: userspace (default) or iptables */
+  proxyMode?: ProxyMode;
   /** runtime replaces the Docker runtime (hollow nodes in benchmarks). */
   runtime?: ContainerRuntime;
 }
@@ -131,7 +133,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
     network = startPodNetwork({ informers, docker, clusterId: cluster, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, clusterCidr: config.clusterCIDR, log: log.child({ component: 'network' }) });
   }
   if (!cfg.disableProxy) {
-    proxy = startProxy({ informers, clusterId: cluster, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, nodePortAddresses: cfg.nodePortAddresses ?? [], clusterDNS: config.clusterDNS, log: log.child({ component: 'proxy' }) });
+    proxy = startProxy({ informers, clusterId: cluster, nodeName: cfg.nodeName, nodeIp: cfg.nodeIp, nodePortAddresses: cfg.nodePortAddresses ?? [], clusterDNS: config.clusterDNS, mode: cfg.proxyMode, clusterCidr: config.clusterCIDR, log: log.child({ component: 'proxy' }) });
   }
   informers.start();
   if (proxy) {
@@ -177,4 +179,14 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
         await client.close();
       })()),
   };
+}
+
+/**
+ * teardownNode removes what the agents of a cluster made on this host besides containers: the pod network (docker
+ * networks, iptables chains, routes, the service address interface) and the service proxy's kernel rules. Remove the
+ * cluster's containers first.
+ */
+export async function teardownNode(opts: { docker: Dockerode; clusterId: string; log?: Logger }): Promise<void> {
+  await teardownProxyRules(opts.clusterId, hostRunner);
+  await teardownNetwork(opts);
 }

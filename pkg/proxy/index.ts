@@ -1,4 +1,4 @@
-// proxy: the node's kube-proxy — a userland TCP/UDP forwarder for ClusterIP, NodePort and LoadBalancer services, reconciled from Service and EndpointSlice watches.
+// proxy: the node's kube-proxy — ClusterIP, NodePort and LoadBalancer services reconciled from Service and EndpointSlice watches, forwarded by a userland TCP/UDP forwarder or by the kernel (iptables DNAT).
 import { networkInterfaces } from 'node:os';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
@@ -7,6 +7,7 @@ import { lookupKind } from '../api/resources.ts';
 import type { ResourceEventHandler, SharedInformer, SharedInformerFactory } from '../client/informer.ts';
 import { ServiceAddresses } from './addresses.ts';
 import { diffListeners, planListeners, resolveNodeAddresses, type ListenerSpec } from './listeners.ts';
+import { KernelProxier } from './kernel.ts';
 import { EndpointPicker } from './picker.ts';
 import { buildServiceMap } from './servicemap.ts';
 import { TcpListener } from './tcp.ts';
@@ -14,6 +15,15 @@ import { UdpListener } from './udp.ts';
 
 export { ServiceAddresses, serviceInterfaceName } from './addresses.ts';
 export { buildServiceMap, type ServicePortEntry, type Target } from './servicemap.ts';
+export { teardownProxyRules } from './kernel.ts';
+
+/**
+ * ProxyMode is kube-proxy's --proxy-mode: `userspace` forwards through sockets in the agent (retries a refusing
+ * endpoint on another), `iptables` has the kernel forward with DNAT (no copies through user space).
+ */
+export type ProxyMode = 'userspace' | 'iptables';
+
+export const PROXY_MODES: readonly ProxyMode[] = ['userspace', 'iptables'];
 
 export interface ProxyOptions {
   informers: SharedInformerFactory;
@@ -25,6 +35,10 @@ export interface ProxyOptions {
   /** the DNS responder owns this ClusterIP; the proxy skips its service */
   clusterDNS?: string;
   log: Logger;
+  /** mode: how services are forwarded (default userspace) */
+  mode?: ProxyMode;
+  /** clusterCidr: in iptables mode, ClusterIP traffic from outside it is masqueraded (kube-proxy's --cluster-cidr) */
+  clusterCidr?: string;
   /** connectTimeoutMs bounds one connect attempt to an endpoint (default 3000) */
   connectTimeoutMs?: number;
   /** udpIdleTimeoutMs ends a UDP client flow after this long idle (default 30000) */
@@ -46,7 +60,7 @@ export interface ServiceProxy {
 
 /** startProxy starts the proxy; it reconciles as soon as the Service and EndpointSlice informers have synced. */
 export function startProxy(opts: ProxyOptions): ServiceProxy {
-  const p = new Proxier(opts);
+  const p = opts.mode === 'iptables' ? new KernelProxier(opts) : new Proxier(opts);
   p.start();
   return { stop: () => p.stop(), addresses: p.addresses, ready: () => p.readyPromise };
 }

@@ -15,6 +15,7 @@ const entry = (key: string, e: Partial<ServicePortEntry>): ServicePortEntry => (
   affinityTimeoutSeconds: 0,
   clusterTargets: [],
   externalTargets: [],
+  externalPolicyLocal: false,
   ...e,
 });
 const t1 = [{ ip: '10.42.0.2', port: 8080 }];

@@ -37,6 +37,8 @@ export interface ServicePortEntry {
   clusterTargets: Target[];
   /** externalTargets serve NodePort and LoadBalancer traffic (externalTrafficPolicy applied) */
   externalTargets: Target[];
+  /** externalPolicyLocal: externalTrafficPolicy Local (the kernel data path then keeps the client's source address) */
+  externalPolicyLocal: boolean;
 }
 
 export interface ServiceMapOptions {
@@ -98,6 +100,7 @@ export function buildServiceMap(services: readonly Service[], slices: readonly E
         affinityTimeoutSeconds,
         clusterTargets: categorize(endpoints, spec.internalTrafficPolicy === 'Local', opts.nodeName),
         externalTargets: categorize(endpoints, spec.externalTrafficPolicy === 'Local', opts.nodeName),
+        externalPolicyLocal: spec.externalTrafficPolicy === 'Local',
       });
     }
   }
