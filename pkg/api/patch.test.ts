@@ -642,3 +642,52 @@ describe('updateManagedFields', () => {
     expect(out.metadata.managedFields!.map((m) => m.manager)).toEqual(['m']);
   });
 });
+
+describe('hostile patches', () => {
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } as KubeObject;
+  const code = (f: () => unknown): number => {
+    try {
+      f();
+    } catch (e) {
+      return (e as ApiError).code;
+    }
+    return 0;
+  };
+
+  it('merges a 20,000-entry keyed list in linear time, keeping the order', () => {
+    const env = Array.from({ length: 20_000 }, (_, i) => ({ name: `E${i}`, value: 'a' }));
+    const live = deployment([{ name: 'c', image: 'i', env }]);
+    const patch = { spec: { template: { spec: { containers: [{ name: 'c', env: [...env.map((e) => ({ ...e, value: 'b' })), { name: 'NEW', value: 'n' }] }] } } } };
+    const t = performance.now();
+    const out = applyStrategicMergePatch(live, patch, DEPLOY);
+    expect(performance.now() - t).toBeLessThan(2000);
+    const merged = out.spec.template.spec.containers[0].env;
+    expect(merged).toHaveLength(20_001);
+    expect(merged[0]).toEqual({ name: 'E0', value: 'b' });
+    expect(merged[20_000]).toEqual({ name: 'NEW', value: 'n' });
+  });
+
+  it('deletes many keyed elements and primitives at once', () => {
+    const ports = Array.from({ length: 5000 }, (_, i) => ({ containerPort: i + 1 }));
+    const live = deployment([{ name: 'c', image: 'i', ports, args: ['a', 'b', 'c'] }]);
+    const patch = { spec: { template: { spec: { containers: [{ name: 'c', ports: ports.slice(0, 4990).map((p) => ({ ...p, $patch: 'delete' })), '$deleteFromPrimitiveList/args': ['b'] }] } } } };
+    const out = applyStrategicMergePatch(live, patch, DEPLOY).spec.template.spec.containers[0];
+    expect(out.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([4991, 4992, 4993, 4994, 4995, 4996, 4997, 4998, 4999, 5000]);
+    expect(out.args).toEqual(['a', 'c']);
+  });
+
+  it('refuses patches nested deeper than a body may be (no stack overflow)', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = { a: deep };
+    expect(code(() => applyMergePatch(cm, { data: deep }))).toBe(400);
+    expect(code(() => applyStrategicMergePatch(cm, { data: deep }, { group: '', kind: 'ConfigMap' }))).toBe(400);
+    expect(code(() => applyJsonPatch(cm, [{ op: 'add', path: '/data', value: deep }]))).toBe(400);
+  });
+
+  it('a JSON patch on /__proto__ is a 422 and pollutes nothing', () => {
+    expect(code(() => applyJsonPatch(cm, [{ op: 'add', path: '/__proto__/polluted', value: 'x' }]))).toBe(422);
+    expect(code(() => applyJsonPatch(cm, [{ op: 'replace', path: '/__proto__', value: {} }]))).toBe(422);
+    expect(code(() => applyJsonPatch(cm, [{ op: 'add', path: '/metadata/constructor/prototype/x', value: 1 }]))).toBe(422);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -8,13 +8,13 @@ import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf, statusKeep
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import type { DeleteOptions, ListQuery } from '../client/interface.ts';
-import { encodeContinue } from '../store/mvcc.ts';
+import { decodeContinue, encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
 import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
 import { ServiceAllocator, dropTypeDependentFields, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
-import { findUnknownFields } from './schema.ts';
+import { DecodeError, decodeObject, findUnknownFields } from './schema.ts';
 
 /** RequestOptions are the per-request knobs of a write (query parameters). */
 export interface WriteOptions {
@@ -301,6 +301,8 @@ export class Registry {
     const ns = info.namespaced ? namespace : undefined;
     const rv = q.resourceVersion ?? '';
     const exact = checkListVersion(rv, q.resourceVersionMatch, q.continue);
+    checkListLimit(q.limit);
+    if (q.continue) checkContinue(q.continue, storeKey(info));
     const limit = q.limit !== undefined && q.limit > 0 ? q.limit : undefined;
     if (!q.continue && exact === undefined) {
       const fromCache = await this.listFromCache(info, ns, sel, rv, limit);
@@ -338,7 +340,7 @@ export class Registry {
   private notOlderThan(rv: string): void {
     const want = Number(rv);
     const have = this.store.revision();
-    if (want > have) throw errors.timeout(`Too large resource version: ${want}, current: ${have}`);
+    if (want > have) throw tooLargeResourceVersion(want, have);
   }
 
   /**
@@ -368,6 +370,7 @@ export class Registry {
   // ---- create ----
 
   async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<KubeObject> {
+    checkFieldManager(opts.fieldManager, 'CreateOptions');
     const obj = this.checkBody(info, body, namespace, opts);
     const meta = obj.metadata;
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix();
@@ -454,7 +457,15 @@ export class Registry {
    * fieldValidation Strict turns them into a 400, Warn into `Warning` headers, Ignore into silence.
    */
   private dropUnknownFields(info: ResourceInfo, obj: KubeObject, opts: WriteOptions, existing?: KubeObject): void {
-    let unknown = findUnknownFields(info, obj, opts.fieldValidation !== 'Strict');
+    let unknown: string[];
+    try {
+      unknown = decodeObject(info, obj, opts.fieldValidation !== 'Strict');
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      // a patch whose result does not decode is upstream's Invalid on `patch`; a body is a BadRequest
+      if (existing) throw errors.invalid('', '', '', [field.invalid('patch', JSON.stringify(obj), e.message)]);
+      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${e.message}`);
+    }
     // a patch answers only for the unknown fields it brought, not for ones an older object already carried
     if (unknown.length && existing) {
       const had = new Set(findUnknownFields(info, existing));
@@ -509,6 +520,7 @@ export class Registry {
 
   /** update replaces an object (PUT). `subresource` 'status' writes only status. */
   async update(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions, subresource?: string): Promise<KubeObject> {
+    checkFieldManager(opts.fieldManager, 'UpdateOptions');
     const obj = this.checkBody(info, body, namespace, opts);
     if (obj.metadata.name && obj.metadata.name !== name) {
       throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
@@ -520,6 +532,7 @@ export class Registry {
 
   /** patch applies one of the four patch types (apply may create). */
   async patch(info: ResourceInfo, namespace: string | undefined, name: string, type: PatchType, patchBody: unknown, opts: WriteOptions & { force?: boolean }, subresource?: string): Promise<{ object: KubeObject; created: boolean }> {
+    checkFieldManager(opts.fieldManager, 'PatchOptions');
     if (type === 'apply') {
       if (!opts.fieldManager) throw errors.badRequest('PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter');
       const applied = patchBody as KubeObject;
@@ -567,6 +580,8 @@ export class Registry {
       next.metadata ??= {};
       if (next.metadata.name !== undefined && next.metadata.name !== name) throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
       next.metadata.name = name;
+      const ns = next.metadata.namespace;
+      if (info.namespaced && namespace && ns && ns !== namespace) throw errors.badRequest(`the namespace of the object (${ns}) does not match the namespace on the URL (${namespace})`);
       // A patch that carries a resourceVersion is a precondition on it.
       const wanted = next.metadata.resourceVersion;
       if (wanted !== undefined && wanted !== cur.metadata.resourceVersion) throw errors.conflict(gr(info), name);
@@ -993,9 +1008,11 @@ export class Registry {
     if (initial) {
       // RV '' asks for the newest state, a number for one at least that new; '0' takes the cache as it is
       const want = rv === '0' ? 0 : from ?? this.store.revision();
-      if (!(await cache.waitFresh(want))) throw errors.timeout(`Too large resource version: ${want}, current: ${cache.revision}`);
+      if (!(await cache.waitFresh(want))) throw tooLargeResourceVersion(want, cache.revision);
       return cache.watch(csel, undefined, target);
     }
+    // a resume from a revision the store has not reached waits for it a while, then is upstream's 504 (retry after 1 s)
+    if (from! > this.store.revision() && !(await cache.waitFresh(from!))) throw tooLargeResourceVersion(from!, cache.revision);
     try {
       return cache.watch(csel, from, target);
     } catch (e) {
@@ -1106,6 +1123,56 @@ function checkListVersion(rv: string, match: string | undefined, cont: string | 
   return undefined;
 }
 
+/**
+ * tooLargeResourceVersion is upstream's storage.NewTooLargeResourceVersionError: a 504 Timeout that asks the client
+ * to retry after a second, with a ResourceVersionTooLarge cause.
+ */
+function tooLargeResourceVersion(want: number, current: number): ApiError {
+  return new ApiError({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `Timeout: Too large resource version: ${want}, current: ${current}`,
+    reason: 'Timeout',
+    details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+    code: 504,
+  });
+}
+
+/** checkListLimit refuses a limit that is not a whole number of at least 0 (the HTTP layer parses it). */
+function checkListLimit(limit: number | undefined): void {
+  if (limit === undefined) return;
+  if (!Number.isSafeInteger(limit)) throw errors.badRequest(`strconv.ParseInt: parsing "${limit}": invalid syntax`);
+  if (limit < 0) throw errors.invalid('meta.k8s.io', 'ListOptions', '', [field.invalid('limit', limit, 'must be greater than or equal to 0')]);
+}
+
+/** checkContinue refuses a continue token that is not ours for this resource or whose revision is not a positive integer. */
+function checkContinue(token: string, resource: string): void {
+  const k = decodeContinue(token, resource);
+  if (typeof k === 'string') throw errors.badRequest(k);
+  if (!Number.isSafeInteger(k.revision) || k.revision <= 0) throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+}
+
+/** FIELD_MANAGER_MAX_LENGTH is upstream's limit on a fieldManager's length. */
+const FIELD_MANAGER_MAX_LENGTH = 128;
+
+/** checkFieldManager is upstream's ValidateFieldManager: at most 128 bytes, printable characters only (422 on the options kind). */
+function checkFieldManager(manager: string | undefined, optionsKind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): void {
+  if (!manager) return;
+  const errs: FieldError[] = [];
+  if (Buffer.byteLength(manager) > FIELD_MANAGER_MAX_LENGTH) errs.push(field.tooLong('fieldManager', manager, FIELD_MANAGER_MAX_LENGTH));
+  let i = 0;
+  for (const ch of manager) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+      errs.push(field.invalid('fieldManager', manager, `invalid character U+${cp.toString(16).toUpperCase().padStart(4, '0')} (at position ${i})`));
+    }
+    i += Buffer.byteLength(ch);
+  }
+  if (errs.length) throw errors.invalid('meta.k8s.io', optionsKind, '', errs);
+}
+
 function randomSuffix(): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   let s = '';
@@ -1197,7 +1264,7 @@ function mapListError(e: unknown, paging: boolean): never {
     if (!paging) throw errors.expired('The resourceVersion for the provided list is too old.');
     throw errors.expired(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.`);
   }
-  if (e instanceof StoreError && e.code === 'TooLarge') throw errors.timeout(e.message);
+  if (e instanceof StoreError && e.code === 'TooLarge') throw e.oldest !== undefined ? tooLargeResourceVersion(Number(/Too large resource version: (\d+)/.exec(e.message)?.[1] ?? 0), e.oldest) : errors.timeout(e.message);
   if (e instanceof StoreError) throw errors.badRequest(e.message);
   throw e;
 }
