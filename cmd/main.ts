@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { serverCommand } from './server.ts';
 import { agentCommand } from './agent.ts';
+import { kubeconfigCommand } from './kubeconfig.ts';
 import { VERSION } from '../pkg/api/version.ts';
 
 const program = new Command('kubeling')
@@ -9,6 +10,7 @@ const program = new Command('kubeling')
   .showHelpAfterError()
   .addCommand(serverCommand())
   .addCommand(agentCommand())
+  .addCommand(kubeconfigCommand())
   .addCommand(
     new Command('version').description('print the version').action(() => {
       console.log(`kubeling ${VERSION.gitVersion} (Kubernetes API ${VERSION.major}.${VERSION.minor})`);

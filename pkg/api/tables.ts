@@ -552,6 +552,23 @@ function controllerName(o: KubeObject): string {
 
 const replicasOf = (o: KubeObject) => (o.spec?.replicas ?? 1) as number;
 
+/** bindingPrinter is upstream's for RoleBinding and ClusterRoleBinding: the role as Kind/name, subjects by kind when wide. */
+const bindingPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Role', 'string', 'RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.'),
+    ageCol(),
+    col('Users', 'string', 'Users in the roleBinding', 1),
+    col('Groups', 'string', 'Groups in the roleBinding', 1),
+    col('ServiceAccounts', 'string', 'ServiceAccounts in the roleBinding', 1),
+  ],
+  cells: (o, now) => {
+    const subjects: { kind?: string; name?: string; namespace?: string }[] = Array.isArray(o.subjects) ? o.subjects : [];
+    const of = (kind: string) => subjects.filter((x) => x.kind === kind).map((x) => (kind === 'ServiceAccount' ? `${x.namespace ?? ''}/${x.name}` : x.name ?? '')).join(', ');
+    return [o.metadata.name, `${o.roleRef?.kind ?? ''}/${o.roleRef?.name ?? ''}`, age(o, now), of('User'), of('Group'), of('ServiceAccount')];
+  },
+};
+
 const PRINTERS: Record<string, Printer> = {
   pods: {
     columns: [
@@ -785,6 +802,8 @@ const PRINTERS: Record<string, Printer> = {
     columns: [nameCol(), col('Holder', 'string', DOC['LeaseSpec.holderIdentity']), ageCol()],
     cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o, now)],
   },
+  'rbac.authorization.k8s.io/rolebindings': bindingPrinter,
+  'rbac.authorization.k8s.io/clusterrolebindings': bindingPrinter,
   'discovery.k8s.io/endpointslices': {
     columns: [
       nameCol(),

@@ -1,25 +1,25 @@
 // apiserver: the HTTPS Kubernetes API (fastify): auth, discovery, OpenAPI, CRUD, watch, subresources, tables.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, errors } from '../api/errors.ts';
 import { VERSION } from '../api/version.ts';
 import type { KubeObject } from '../api/types.ts';
-import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
+import { REVIEW_GROUPS, apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import { tableFor } from '../api/tables.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
 import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
-import { aggregatedDiscoveryVersion, decodeBody, mediaType, responseShape, type ResponseShape } from './negotiate.ts';
+import { aggregatedDiscoveryVersion, decodeBody, mediaType, parseListLimit, responseShape, type ResponseShape } from './negotiate.ts';
 import { openapiRoot, openapiGroupVersion, openapiV2, OPENAPI_V2_PROTOBUF } from './openapi.ts';
 import { Registry, deleteOptionsFrom, withTypeMeta, type ClusterConfig, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
 import { nthAddress, parseCidr, parsePortRange } from './allocators.ts';
 import { NodeProxy } from './nodeproxy.ts';
 import { ServiceProxy, parseProxyPath } from './serviceproxy.ts';
 import type { CacheTarget } from './watchcache.ts';
+import { Auth, type UserInfo } from './auth/index.ts';
 
 export { Registry, CLUSTER_CONFIG, type ClusterConfig } from './registry.ts';
 
@@ -29,8 +29,11 @@ export interface ApiServerOptions {
   store: Store;
   logger: Logger;
   tls: { certPem: string; keyPem: string; caCertPem: string };
-  /** bearer tokens accepted, mapped to the user they stand for */
-  tokens: Map<string, string>;
+  /**
+   * bearer tokens accepted, mapped to the user they stand for: a UserInfo, or a name — `node` for the shared node
+   * identity (kubeling-node in system:nodes), any other name an administrator in system:masters
+   */
+  tokens: Map<string, string | UserInfo>;
   /** the address clients should use (discovery's serverAddressByClientCIDRs) */
   advertiseAddress?: string;
   /** the bearer token presented to node agents when proxying logs/exec/port-forward */
@@ -90,6 +93,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   registry.watchCacheOptions = { watcherQueueBytes: WATCH_BUFFER_LIMIT };
   await registry.start();
   await registry.ensureClusterConfig(cluster);
+  const auth = new Auth({ registry, tokens: opts.tokens, log: log.child({ component: 'auth' }) });
+  await auth.start();
+  /** the user each request was authenticated as (after impersonation) */
+  const users = new WeakMap<IncomingMessage, UserInfo>();
   const eventSweep = startEventSweep(registry, opts.eventTtlMs ?? DEFAULT_EVENT_TTL_MS, log);
   const nodeProxy = new NodeProxy(registry, opts.tls.caCertPem, log.child({ component: 'nodeproxy' }));
   nodeProxy.kubeletToken = opts.kubeletToken ?? '';
@@ -98,7 +105,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
   const app = Fastify({
     logger: false,
-    https: { key: opts.tls.keyPem, cert: opts.tls.certPem },
+    // client certificates are asked for, not required: the chain is verified against the cluster CA and the
+    // request handler reads the verdict (socket.authorized), as upstream's x509 authenticator does
+    https: { key: opts.tls.keyPem, cert: opts.tls.certPem, ca: opts.tls.caCertPem, requestCert: true, rejectUnauthorized: false },
     bodyLimit: 3 * 1024 * 1024,
     keepAliveTimeout: 60_000,
     forceCloseConnections: true,
@@ -107,19 +116,15 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const tokenBufs = [...opts.tokens.entries()].map(([t, user]) => ({ buf: Buffer.from(t), user }));
-  const authenticate = (header: string | undefined): string | undefined => {
-    if (!header || !header.startsWith('Bearer ')) return undefined;
-    const given = Buffer.from(header.slice(7).trim());
-    for (const t of tokenBufs) if (t.buf.length === given.length && timingSafeEqual(t.buf, given)) return t.user;
-    return undefined;
-  };
-  const PUBLIC = new Set(['/readyz', '/livez', '/healthz', '/version', '/cacerts']);
-
+  // authentication, impersonation and authorization of every request, before anything else reads it
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0].replace(/\/+$/, '') || '/';
-    if (PUBLIC.has(path)) return;
-    if (!authenticate(req.headers.authorization)) throw errors.unauthorized();
+    const [rawPath, query = ''] = req.url.split('?', 2);
+    const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') || '/' : rawPath;
+    const u = auth.user(req.raw, path);
+    const user = u instanceof Promise ? await u : u;
+    if (!user) return;
+    users.set(req.raw, user);
+    if (!Auth.mayBypass(user)) await auth.check(user, req.method, path, new URLSearchParams(query));
   });
 
   // services/pods proxy subresources: taken over before the body is read, so request bodies stream to the backend
@@ -142,6 +147,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       log.error({ err, url: req.url, method: req.method }, 'request failed');
       status = errors.internal((err as Error).message);
     }
+    if (status.code === 401) reply.header('connection', 'close'); // an unauthenticated client gets no idle connection
     reply.code(status.code).header('content-type', 'application/json').send(JSON.stringify(status.status));
   });
   app.setNotFoundHandler((_req, reply) => {
@@ -206,6 +212,13 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const sub = target.subresource;
     if (sub && !info.subresources.includes(sub)) throw errors.notFoundPath();
     const method = req.method;
+    if (REVIEW_GROUPS.has(info.group)) {
+      if (method !== 'POST' || name) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      const user = users.get(req.raw);
+      if (!user) throw errors.unauthorized();
+      const b = decodeBody(req.body as Buffer | undefined, req.headers['content-type'], decodeKubernetesProtobuf);
+      return json(reply, 201, await auth.review(info, ns, b, user));
+    }
     const shape = responseShape(accept);
     const wopts: WriteOptions = {
       dryRun: q.getAll('dryRun').includes('All'),
@@ -231,7 +244,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     if (!name) {
       if (method === 'GET') {
         if (q.get('watch') === 'true' || q.get('watch') === '1') return serveWatch(req, reply, info, ns, q, shape);
-        const limit = q.get('limit') ? Number(q.get('limit')) : undefined;
+        const limit = parseListLimit(q.get('limit'));
         const labelSelector = q.get('labelSelector') ?? undefined;
         const fieldSelector = q.get('fieldSelector') ?? undefined;
         const whole = !(limit && limit > 0) && !q.get('continue');
@@ -392,12 +405,19 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
   // Upgrades (exec, attach, port-forward over WebSocket or SPDY) are proxied to the pod's node.
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!authenticate(req.headers.authorization)) {
-      const s = errors.unauthorized().status;
-      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(s)}`);
+    void upgrade(req, socket, head);
+  });
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const [pathname, query = ''] = (req.url ?? '').split('?', 2);
+    try {
+      const user = await auth.user(req, pathname);
+      // a WebSocket exec/attach/port-forward is a GET; upstream also requires `create` on it (as SPDY's POST has)
+      if (user) await auth.check(user, req.method ?? 'GET', pathname, new URLSearchParams(query), /\/(exec|attach|portforward)$/.test(pathname) ? 'create' : undefined);
+    } catch (err) {
+      const s = err instanceof ApiError ? err.status : errors.internal(String(err)).status;
+      socket.end(`HTTP/1.1 ${s.code} ${s.reason ?? 'Error'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(s)}`);
       return;
     }
-    const [pathname, query = ''] = (req.url ?? '').split('?', 2);
     let proxied: ReturnType<typeof parseProxyPath>;
     try {
       proxied = parseProxyPath(pathname);
@@ -419,7 +439,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       const status = err instanceof ApiError ? err.status : errors.internal(String(err)).status;
       socket.end(`HTTP/1.1 ${status.code} Error\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(status)}`);
     });
-  });
+  };
 
   return {
     app,
@@ -434,6 +454,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     },
     async close() {
       clearInterval(eventSweep);
+      auth.stop();
       for (const f of [...openWatches]) f();
       registry.stop();
       await app.close();

@@ -1,4 +1,4 @@
-// kubeconfig: render a kubectl config (one cluster, one token user, one context) and write it owner-only.
+// kubeconfig: render a kubectl config (one cluster, one user with a token or a client certificate, one context) and write it owner-only.
 import { stringify } from 'yaml';
 import { writeSecretFile } from './files.ts';
 
@@ -6,7 +6,10 @@ import { writeSecretFile } from './files.ts';
 export interface KubeconfigOptions {
   server: string;
   caCertPem: string;
-  token: string;
+  /** a bearer token, or else clientCertPem + clientKeyPem */
+  token?: string;
+  clientCertPem?: string;
+  clientKeyPem?: string;
   cluster?: string;
   user?: string;
   namespace?: string;
@@ -27,11 +30,18 @@ export function kubeconfigYaml(opts: KubeconfigOptions): string {
         cluster: { server: opts.server, 'certificate-authority-data': Buffer.from(opts.caCertPem).toString('base64') },
       },
     ],
-    users: [{ name: user, user: { token: opts.token } }],
+    users: [{ name: user, user: userEntry(opts) }],
     contexts: [{ name: cluster, context }],
     'current-context': cluster,
     preferences: {},
   });
+}
+
+function userEntry(opts: KubeconfigOptions): Record<string, string> {
+  if (opts.clientCertPem && opts.clientKeyPem) {
+    return { 'client-certificate-data': Buffer.from(opts.clientCertPem).toString('base64'), 'client-key-data': Buffer.from(opts.clientKeyPem).toString('base64') };
+  }
+  return { token: opts.token ?? '' };
 }
 
 /** writeKubeconfig writes the YAML with mode 0600, creating parent directories. */

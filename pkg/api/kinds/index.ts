@@ -6,6 +6,7 @@ import { controllerRevision, daemonSet, deployment, replicaSet, statefulSet } fr
 import { cronJob, job } from './batch.ts';
 import { lease } from './coordination.ts';
 import { endpointSlice } from './discovery.ts';
+import { clusterRole, clusterRoleBinding, role, roleBinding } from './rbac.ts';
 import {
   configMap,
   endpoints,
@@ -45,6 +46,10 @@ const rules: Record<string, KindRules> = {
   'batch/CronJob': cronJob,
   'coordination.k8s.io/Lease': lease,
   'discovery.k8s.io/EndpointSlice': endpointSlice,
+  'rbac.authorization.k8s.io/Role': role,
+  'rbac.authorization.k8s.io/ClusterRole': clusterRole,
+  'rbac.authorization.k8s.io/RoleBinding': roleBinding,
+  'rbac.authorization.k8s.io/ClusterRoleBinding': clusterRoleBinding,
 };
 
 const fallback: KindRules = { nameRule: nameIsDNSSubdomain };

@@ -27,6 +27,9 @@ const FILES: Record<string, string> = {
   'k8s.io/api/batch/v1/generated.proto': 'batch-v1.proto',
   'k8s.io/api/coordination/v1/generated.proto': 'coordination-v1.proto',
   'k8s.io/api/discovery/v1/generated.proto': 'discovery-v1.proto',
+  'k8s.io/api/rbac/v1/generated.proto': 'rbac-v1.proto',
+  'k8s.io/api/authorization/v1/generated.proto': 'authorization-v1.proto',
+  'k8s.io/api/authentication/v1/generated.proto': 'authentication-v1.proto',
 };
 
 /** ROOTS are the messages whose reachable tree is kept. */
@@ -38,6 +41,9 @@ const ROOTS = [
   ...['Job', 'CronJob'].map((k) => `k8s.io.api.batch.v1.${k}`),
   'k8s.io.api.coordination.v1.Lease',
   'k8s.io.api.discovery.v1.EndpointSlice',
+  ...['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].map((k) => `k8s.io.api.rbac.v1.${k}`),
+  ...['SelfSubjectAccessReview', 'SubjectAccessReview', 'LocalSubjectAccessReview', 'SelfSubjectRulesReview'].map((k) => `k8s.io.api.authorization.v1.${k}`),
+  ...['SelfSubjectReview', 'TokenReview'].map((k) => `k8s.io.api.authentication.v1.${k}`),
 ];
 
 /** OVERRIDES fills Go facts the binary scan cannot match (an embedded field whose protobuf tag has no name=). */
