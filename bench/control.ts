@@ -11,7 +11,9 @@
 //      master RSS (VmRSS, peak VmHWM) once the 15,000 run;
 //   6. if memory allows: 1,500 more hollow nodes (2,000 in all), master RSS, and scheduler throughput again.
 // Prints a table, then one JSON line. Stops every process it started and removes the temp dirs.
-// `--quick` runs a small version (20/50 nodes, 500 pods) while tuning; `--no-2000` skips phase 6.
+// `--quick` runs a small version (20/50 nodes, 500 pods) while tuning; `--no-2000` skips phase 6; `--churn-only` skips
+// phases 1, 2 and 4 (500 nodes at once, then the Deployment and the churn: memory and latency figures sooner).
+// The server loads a small probe (`--import`) that writes its V8 heap figures every second, printed beside the RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem, tmpdir } from 'node:os';
@@ -33,6 +35,30 @@ const argValue = (flag: string): string | undefined => {
 const profDir = argValue('--cpu-prof');
 /** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) once the churn phase has run */
 const heapSnapshot = process.argv.includes('--heap-snapshot');
+const churnOnly = process.argv.includes('--churn-only');
+
+/**
+ * PROBE is loaded into the server (`--import`): every second it writes process.memoryUsage() to the file in
+ * KUBELING_BENCH_PROBE. For tuning, V8 flags that NODE_OPTIONS refuses (e.g. --heap-growing-percent) can be given
+ * in KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
+ */
+const PROBE = `import { writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+if (process.env.KUBELING_BENCH_V8_FLAGS) setFlagsFromString(process.env.KUBELING_BENCH_V8_FLAGS);
+const f = process.env.KUBELING_BENCH_PROBE;
+if (f) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
+`;
+
+/** heapMb reads the probe's last figures: V8 heap used / committed and memory outside the heap, in MB. */
+function heapMb(file: string): string {
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
+    const mb = (n: number) => Math.round(n / 2 ** 20);
+    return `heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)})`;
+  } catch {
+    return 'heap figures unavailable';
+  }
+}
 
 /** N: sizes of the run (upstream-like figures; --quick shrinks them). */
 const N = quick
@@ -329,13 +355,16 @@ async function main(): Promise<void> {
     process.stderr.write(`  ${what}: ${value}${target ? `  (target ${target})` : ''}\n`);
   };
   try {
-    const nodeOptions = [profDir ? `--cpu-prof --cpu-prof-dir=${profDir}` : '', heapSnapshot ? '--heapsnapshot-signal=SIGUSR2' : ''].filter(Boolean).join(' ');
-    const benchT0 = performance.now();
-    const s = await startServer({ args: ['--disable-agent'], env: { KUBELING_LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
-    cleanups.push(() => s.cleanup());
-    const spid = serverPid(s.proc);
     const caDir = mkdtempSync(join(tmpdir(), 'kubeling-bench-'));
     cleanups.push(() => rmSync(caDir, { recursive: true, force: true }));
+    const probeFile = join(caDir, 'probe.mjs');
+    const probeOut = join(caDir, 'probe.json');
+    writeFileSync(probeFile, PROBE);
+    const nodeOptions = [process.env.NODE_OPTIONS ?? '', `--import=${probeFile}`, profDir ? `--cpu-prof --cpu-prof-dir=${profDir}` : '', heapSnapshot ? '--heapsnapshot-signal=SIGUSR2' : ''].filter(Boolean).join(' ');
+    const benchT0 = performance.now();
+    const s = await startServer({ args: ['--disable-agent'], env: { KUBELING_LOG_LEVEL: 'warn', KUBELING_BENCH_PROBE: probeOut, NODE_OPTIONS: nodeOptions } });
+    cleanups.push(() => s.cleanup());
+    const spid = serverPid(s.proc);
     const caFile = join(caDir, 'ca.pem');
     writeFileSync(caFile, s.caPem);
     const c = new Client({ server: s.url, token: s.token, caPem: s.caPem, userAgent: 'kubeling-bench', maxSockets: 96 });
@@ -367,15 +396,18 @@ async function main(): Promise<void> {
     if (profDir) mark = (what) => process.stderr.write(`  [mark ${((performance.now() - benchT0) / 1000).toFixed(1)} s] ${what}\n`);
 
     // 1–2. scheduler throughput
-    await addNodes(N.small, N.small);
-    const s1 = await schedulerThroughput(c, N.small, N.pending);
-    row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, `${fmt(s1.boundPerSec)} pods/s (all bound ${secs(s1.allBoundMs)} s after uncordon${s1.error ? `; ${s1.error}` : ''})`);
-    json.sched100 = s1;
-    await addNodes(N.large - N.small, N.large);
-    const s2 = await schedulerThroughput(c, N.large, N.pending);
-    row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, `${fmt(s2.boundPerSec)} pods/s (all bound ${secs(s2.allBoundMs)} s after uncordon${s2.error ? `; ${s2.error}` : ''})`, `≥ ${TARGETS.boundPerSec} pods/s`);
-    json.sched500 = s2;
-    row('pod creation rate (64 in flight, seen by the driver)', `${fmt(s2.createPerSec)} pods/s`);
+    if (churnOnly) await addNodes(N.large, N.large);
+    else {
+      await addNodes(N.small, N.small);
+      const s1 = await schedulerThroughput(c, N.small, N.pending);
+      row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, `${fmt(s1.boundPerSec)} pods/s (all bound ${secs(s1.allBoundMs)} s after uncordon${s1.error ? `; ${s1.error}` : ''})`);
+      json.sched100 = s1;
+      await addNodes(N.large - N.small, N.large);
+      const s2 = await schedulerThroughput(c, N.large, N.pending);
+      row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, `${fmt(s2.boundPerSec)} pods/s (all bound ${secs(s2.allBoundMs)} s after uncordon${s2.error ? `; ${s2.error}` : ''})`, `≥ ${TARGETS.boundPerSec} pods/s`);
+      json.sched500 = s2;
+      row('pod creation rate (64 in flight, seen by the driver)', `${fmt(s2.createPerSec)} pods/s`);
+    }
 
     // 3. a 1,000-replica Deployment
     const ns = 'bench-deploy';
@@ -409,19 +441,21 @@ async function main(): Promise<void> {
     }
 
     // 4. rolling update
-    t0 = performance.now();
-    await c.patch(deployments, ns, 'web', { spec: { template: template('2') } }, 'merge');
-    try {
-      const gen = (await getDeploy())!.metadata.generation ?? 2;
-      await waitFor('rolling update complete', async () => {
-        const d = await getDeploy();
-        return d && (d.status?.observedGeneration ?? 0) >= gen && rolloutComplete(d, N.deploy) ? true : undefined;
-      });
-      const ms = performance.now() - t0;
-      row(`rolling update of ${N.deploy} (25 % surge / 25 % unavailable)`, `${secs(ms)} s`);
-      json.rollingUpdateMs = ms;
-    } catch (e) {
-      row(`rolling update of ${N.deploy}`, `failed: ${(e as Error).message}`);
+    if (!churnOnly) {
+      t0 = performance.now();
+      await c.patch(deployments, ns, 'web', { spec: { template: template('2') } }, 'merge');
+      try {
+        const gen = (await getDeploy())!.metadata.generation ?? 2;
+        await waitFor('rolling update complete', async () => {
+          const d = await getDeploy();
+          return d && (d.status?.observedGeneration ?? 0) >= gen && rolloutComplete(d, N.deploy) ? true : undefined;
+        });
+        const ms = performance.now() - t0;
+        row(`rolling update of ${N.deploy} (25 % surge / 25 % unavailable)`, `${secs(ms)} s`);
+        json.rollingUpdateMs = ms;
+      } catch (e) {
+        row(`rolling update of ${N.deploy}`, `failed: ${(e as Error).message}`);
+      }
     }
 
     // 5. churn to 15,000 pods with API latency sampled throughout
@@ -440,12 +474,13 @@ async function main(): Promise<void> {
     await sleep(5000);
     await sampler.stop();
     const mem = rssMb(spid);
+    const heap = heapMb(probeOut);
     if (heapSnapshot) {
       process.kill(spid, 'SIGUSR2');
       process.stderr.write('  heap snapshot asked for (SIGUSR2); waiting 90 s for it to be written\n');
       await sleep(90_000);
     }
-    row(`master RSS at ${N.large} nodes / ${N.churn} pods`, `${fmt(mem.rss)} MB (peak ${fmt(mem.hwm)} MB)`, `≤ ${TARGETS.rssMb} MB`);
+    row(`master RSS at ${N.large} nodes / ${N.churn} pods`, `${fmt(mem.rss)} MB (peak ${fmt(mem.hwm)} MB; ${heap})`, `≤ ${TARGETS.rssMb} MB`);
     json.rss500 = mem;
     for (const k of ['get', 'list', 'patch'] as const) {
       const st = sampler.stats(k);

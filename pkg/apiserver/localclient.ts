@@ -11,6 +11,8 @@ import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, t
 /** a watcher that falls this many events behind is closed, as the HTTP path closes a slow stream (it re-lists) */
 const WATCH_QUEUE_LIMIT = 100_000;
 const BOOKMARK_INTERVAL_MS = 10_000;
+/** DRAIN_SLICE_MS bounds how long one turn of the event loop hands queued events to a watcher's handler */
+const DRAIN_SLICE_MS = 10;
 
 export interface LocalClientOptions {
   /** the User-Agent a remote client would send, e.g. 'kube-controller-manager/v1.32.0'; names the field manager */
@@ -138,7 +140,9 @@ export class LocalClient implements ApiClient {
     let stopWatch: (() => void) | undefined;
     const timers: NodeJS.Timeout[] = [];
     /** events not yet handed to onEvent, with their serialised size (the HTTP path's unsent bytes) */
-    const queue: { ev: WatchEvent; bytes: number }[] = [];
+    let queue: { ev: WatchEvent; bytes: number }[] = [];
+    /** the first entry of `queue` not yet handed over (taken from the front without shifting the array) */
+    let head = 0;
     let queuedBytes = 0;
     let draining = false;
     let resolveDone!: () => void;
@@ -149,7 +153,8 @@ export class LocalClient implements ApiClient {
       stopWatch?.();
       for (const t of timers) clearTimeout(t), clearInterval(t);
       this.watches.delete(finish);
-      queue.length = 0;
+      queue = [];
+      head = 0;
       queuedBytes = 0;
       resolveDone();
     };
@@ -159,9 +164,18 @@ export class LocalClient implements ApiClient {
       ending = true;
       if (!draining) finish();
     };
+    // a burst is handed over in slices of DRAIN_SLICE_MS, the rest on the next turn, so requests are served between
     const drain = () => {
-      while (queue.length && !closed) {
-        const { ev, bytes } = queue.shift()!;
+      const started = performance.now();
+      let n = 0;
+      while (head < queue.length && !closed) {
+        if ((++n & 15) === 0 && performance.now() - started > DRAIN_SLICE_MS) {
+          if (head > 1024) (queue = queue.slice(head)), (head = 0);
+          setImmediate(drain);
+          return;
+        }
+        const { ev, bytes } = queue[head];
+        queue[head++] = undefined as unknown as (typeof queue)[number]; // the event goes once handed over
         queuedBytes -= bytes;
         try {
           onEvent(ev);
@@ -169,6 +183,8 @@ export class LocalClient implements ApiClient {
           this.log?.error({ err, resource: info.resource }, 'watch handler threw');
         }
       }
+      queue = [];
+      head = 0;
       draining = false;
       if (ending) finish();
     };
@@ -177,9 +193,10 @@ export class LocalClient implements ApiClient {
       if (closed || ending) return 0;
       queue.push({ ev: { type, object: object as KubeObject }, bytes });
       queuedBytes += bytes;
-      if (queue.length > WATCH_QUEUE_LIMIT) {
+      if (queue.length - head > WATCH_QUEUE_LIMIT) {
         this.log?.warn({ resource: info.resource }, 'watcher too slow; closing its stream');
-        queue.length = 0;
+        queue = [];
+        head = 0;
         end();
         return 0;
       }
@@ -190,7 +207,7 @@ export class LocalClient implements ApiClient {
       return queuedBytes;
     };
     const target: CacheTarget = {
-      deliver: (d) => write(d.type, d.object(), d.line().length),
+      deliver: (d) => write(d.type, d.object(), d.bytes ?? d.line().length),
       close: () => end(),
     };
     let bookmarkRevision = () => 0;

@@ -15,8 +15,9 @@ export interface WatchCacheOptions {
   /** and at most this many (default 100 000) */
   maxEvents?: number;
   /**
-   * and at most this many bytes of object text (default 48 MiB), as upstream's cacher bounds its event window by
-   * capacity: a resume from before the window is served by a store watch of its own (the store keeps the history)
+   * and at most this many bytes of object text (default 16 MiB: under churn of 15,000 pods a few seconds of events,
+   * enough for a watcher that reconnects at once), as upstream's cacher bounds its event window by capacity: a resume
+   * from before the window is served by a store watch of its own (the store keeps the history)
    */
   maxBytes?: number;
   /** a watcher whose unsent output passes this many bytes is closed; it re-lists, as upstream (default 16 MiB) */
@@ -25,6 +26,9 @@ export interface WatchCacheOptions {
   freshTimeoutMs?: number;
   log?: Logger;
 }
+
+/** DISPATCH_SLICE_MS bounds one turn of fan-out; a longer burst continues on the next turn of the event loop. */
+const DISPATCH_SLICE_MS = 10;
 
 /** INDEXED_FIELDS names, per store resource, the one field whose exact-match selector is served from an index. */
 const INDEXED_FIELDS: Record<string, string> = { pods: 'spec.nodeName' };
@@ -42,6 +46,8 @@ export interface Delivery {
   revision: number;
   /** `{"type":…,"object":…}\n`, built once per event and type, shared by every watcher */
   line(): string;
+  /** the length of line(), when known without building it (what an in-process watcher counts as queued) */
+  readonly bytes?: number;
   /** the object, parsed afresh: the caller's to keep and mutate */
   object(): KubeObject;
 }
@@ -99,6 +105,9 @@ export interface CacheStats {
   overflowed: number;
 }
 
+/** lineBytes is the length of `{"type":"<type>","object":<raw>}\n`. */
+const lineBytes = (type: EventType, raw: string) => 22 + type.length + raw.length;
+
 const keyOf = (namespace: string, name: string) => (namespace ? `${namespace}/${name}` : name);
 
 /** entryLess orders entries as lists are ordered: namespace, then name. */
@@ -152,7 +161,7 @@ export class WatchCache {
     this.#indexField = INDEXED_FIELDS[this.#key];
     this.#windowMs = opts.windowMs ?? 300_000;
     this.#maxEvents = opts.maxEvents ?? 100_000;
-    this.#maxBytes = opts.maxBytes ?? 48 * 1024 * 1024;
+    this.#maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
     this.#queueBytes = opts.watcherQueueBytes ?? 16 * 1024 * 1024;
     this.#freshTimeoutMs = opts.freshTimeoutMs ?? 3000;
     this.#log = opts.log;
@@ -395,13 +404,18 @@ export class WatchCache {
     setImmediate(() => this.#dispatch());
   }
 
-  /** #dispatch fans the pending events out: unindexed watchers get every event, indexed ones only their value's. */
+  /**
+   * #dispatch fans the pending events out: unindexed watchers get every event, indexed ones only their value's. A
+   * burst is fanned out in slices of DISPATCH_SLICE_MS, the rest on the next turn, so requests are served between.
+   */
   #dispatch(): void {
     this.#dispatchScheduled = false;
     const pending = this.#pending;
-    this.#pending = [];
     const reached = this.#applied;
-    for (const ev of pending) {
+    const started = performance.now();
+    let i = 0;
+    while (i < pending.length) {
+      const ev = pending[i++];
       for (const reg of this.#all) this.#offer(reg, ev);
       if (this.#byIndex.size > 0 && this.#indexField) {
         const now = ev.cur.fields[this.#indexField];
@@ -410,7 +424,16 @@ export class WatchCache {
         if (was !== undefined && was !== now) for (const reg of this.#byIndex.get(was) ?? []) this.#offer(reg, ev);
       }
       ev.lines = {}; // shared while fanning out; the window keeps only the object's text
+      if (i < pending.length && (i & 15) === 0 && performance.now() - started > DISPATCH_SLICE_MS) break;
     }
+    if (i < pending.length) {
+      // the rest (and whatever arrives meanwhile, appended) goes out on the next turn
+      this.#pending = pending.slice(i);
+      this.#dispatched = pending[i - 1].revision;
+      this.#schedule();
+      return;
+    }
+    this.#pending = [];
     this.#dispatched = reached;
   }
 
@@ -456,6 +479,7 @@ export class WatchCache {
     return {
       type: t,
       revision: ev.revision,
+      bytes: lineBytes(t, ev.cur.raw),
       line: () => {
         let l = ev.lines[t];
         if (l === undefined) {
@@ -472,6 +496,7 @@ export class WatchCache {
     return {
       type: 'ADDED',
       revision: this.#applied,
+      bytes: lineBytes('ADDED', raw),
       line: () => `{"type":"ADDED","object":${raw}}\n`,
       object: () => JSON.parse(raw) as KubeObject,
     };

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { errors } from '../api/errors.ts';
 import { lookupKind, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
-import { Informer, SharedInformerFactory, keyOf, type ResourceEventHandler } from './informer.ts';
+import { Informer, SharedInformerFactory, StringPool, keyOf, type ResourceEventHandler } from './informer.ts';
 import type { ApiClient, ListQuery, ListResult, WatchHandle, WatchQuery } from './interface.ts';
 
 const log = pino({ level: 'silent' });
@@ -413,5 +413,24 @@ describe('Informer (stand-alone, filtered)', () => {
     expect(c.live.query.fieldSelector).toBe('spec.nodeName=n1');
     expect(inf.get('default', 'p1')?.metadata.name).toBe('p1');
     expect(h.events).toEqual(['add default/p1']);
+  });
+});
+
+describe('StringPool', () => {
+  it('gives equal strings one copy, leaves long ones alone and forgets unique ones after two generations', () => {
+    const pool = new StringPool(2, 8);
+    const a = pool.intern({ metadata: { namespace: 'ns'.repeat(2), labels: { app: 'web' } }, spec: { list: ['x', 'y', { z: 'ns'.repeat(2) }], n: 1, b: true, nil: null } });
+    expect(a).toEqual({ metadata: { namespace: 'nsns', labels: { app: 'web' } }, spec: { list: ['x', 'y', { z: 'nsns' }], n: 1, b: true, nil: null } });
+    expect(pool.get('0123456789')).toBe('0123456789');
+    // generations of 2: the pool never holds more than 4 strings, however many unique ones pass
+    for (let i = 0; i < 100; i++) pool.get(`u${i}`);
+    expect(pool.size).toBeLessThanOrEqual(4);
+    // a string met in every generation stays pooled
+    const p = new StringPool(2);
+    const first = p.get('keep');
+    for (let i = 0; i < 20; i++) {
+      p.get(`u${i}`);
+      expect(p.get('keep')).toBe(first);
+    }
   });
 });

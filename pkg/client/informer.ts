@@ -72,6 +72,65 @@ export const stripManagedFields: TransformFunc = (obj) => {
   return obj;
 };
 
+/**
+ * StringPool dedupes the short strings of cached objects: a cache of 15,000 pods repeats the same namespace, image,
+ * node names, condition types, toleration keys… in every object, each a string of its own after JSON.parse; one
+ * shared copy of each cuts a cached pod by about a third. Two generations bound it: once the young one holds
+ * `limit` strings the old one is dropped, so unique values (names, uids) fade out while the repeated ones, met again
+ * in every generation, stay. The objects keep their strings either way: the pool only decides which copy they get.
+ */
+export class StringPool {
+  private young = new Map<string, string>();
+  private old = new Map<string, string>();
+  private readonly limit: number;
+  private readonly maxLength: number;
+
+  constructor(limit = 16_384, maxLength = 64) {
+    this.limit = limit;
+    this.maxLength = maxLength;
+  }
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
+  /** get returns the pool's copy of `s` (adding it), or `s` itself when it is too long to be worth pooling. */
+  get(s: string): string {
+    if (s.length > this.maxLength) return s;
+    let p = this.young.get(s);
+    if (p !== undefined) return p;
+    p = this.old.get(s) ?? s;
+    if (this.young.size >= this.limit) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(s, p);
+    return p;
+  }
+
+  /** intern replaces, in place, every short string value of a JSON object tree by the pool's copy; returns it. */
+  intern<T>(v: T): T {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (typeof x === 'string') v[i] = this.get(x);
+        else if (x !== null && typeof x === 'object') this.intern(x);
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      for (const k in o) {
+        const x = o[k];
+        if (typeof x === 'string') o[k] = this.get(x);
+        else if (x !== null && typeof x === 'object') this.intern(x);
+      }
+    }
+    return v;
+  }
+}
+
+/** strings is the pool every informer of the process shares (labels, namespaces and node names repeat across kinds). */
+const strings = new StringPool();
+
 interface Registered {
   h: ResourceEventHandler;
   resyncMs: number;
@@ -313,8 +372,9 @@ export class SharedIndexInformer implements SharedInformer {
     return { items, resourceVersion: rv };
   }
 
+  /** transformed applies the transform and shares the object's short strings with the rest of the caches (StringPool). */
   private transformed(obj: KubeObject): KubeObject {
-    return this.opts.transform ? this.opts.transform(obj) : obj;
+    return strings.intern(this.opts.transform ? this.opts.transform(obj) : obj);
   }
 
   /** fill sets apiVersion/kind that list items may lack. */

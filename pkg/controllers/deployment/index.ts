@@ -134,13 +134,13 @@ export function newDeploymentController(ctx: ControllerContext): Controller {
       return;
     }
     const rsList = await getReplicaSetsForDeployment(d);
-    const podMap = getPodMapForDeployment(rsList);
     if (d.metadata!.deletionTimestamp) return s.syncStatusOnly(d, rsList);
     await s.checkPausedConditions(d);
     if (d.spec!.paused) return s.sync(d, rsList);
     if (getRollbackTo(d) !== undefined) return rollback(s, d, rsList);
     if (await s.isScalingEvent(d, rsList)) return s.sync(d, rsList);
-    if (d.spec!.strategy?.type === 'Recreate') return rolloutRecreate(s, d, rsList, podMap);
+    // only Recreate reads the pods: a rolling Deployment's sync (one per status write of its sets) never walks them
+    if (d.spec!.strategy?.type === 'Recreate') return rolloutRecreate(s, d, rsList, getPodMapForDeployment(rsList));
     return rolloutRolling(s, d, rsList);
   };
 

@@ -24,6 +24,15 @@ import type { SetStatus } from './plan.ts';
 
 const PODS = lookupKind('v1', 'Pod')!;
 
+/**
+ * PACE_FACTOR and PACE_MIN_MS pace the syncs of a big set: after a sync whose pod walks (claim and status) took
+ * `cost` ms of CPU, the set's next sync waits PACE_FACTOR × cost, so a set of 15,000 pods, re-queued by every pod
+ * status change, takes at most 1/(1+PACE_FACTOR) of the event loop instead of all of it, and the events of the wait
+ * coalesce into one sync. Sets whose walks cost less than PACE_MIN_MS (every set of a few hundred pods) are not paced.
+ */
+const PACE_FACTOR = 8;
+const PACE_MIN_MS = 2;
+
 /** ReplicaSetController keeps `spec.replicas` pods for every set of one kind. */
 export class ReplicaSetController implements Controller {
   readonly name: string;
@@ -38,6 +47,8 @@ export class ReplicaSetController implements Controller {
   private readonly queue = new WorkQueue();
   private readonly workers: number;
   private running: Workers | undefined;
+  /** per set key: when its next sync may start, and what its last sync's pod walks cost (only costly sets) */
+  private readonly pace = new Map<string, { at: number; cost: number }>();
 
   constructor(ctx: ControllerContext, kind: SetKind) {
     this.kind = kind;
@@ -76,8 +87,23 @@ export class ReplicaSetController implements Controller {
   }
 
   private enqueue(set: KubeObject, afterMs = 0): void {
-    if (afterMs > 0) this.queue.addAfter(keyOf(set), afterMs);
-    else this.queue.add(keyOf(set));
+    const key = keyOf(set);
+    const paced = this.pace.get(key);
+    if (paced !== undefined) afterMs = Math.max(afterMs, paced.at - performance.now());
+    if (afterMs > 0) this.queue.addAfter(key, afterMs);
+    else this.queue.add(key);
+  }
+
+  /** paceAfter records the CPU a sync's pod walks took; a costly one holds the set's next sync back (see PACE_FACTOR). */
+  private paceAfter(key: string, costMs: number): void {
+    if (costMs < PACE_MIN_MS) this.pace.delete(key);
+    else this.pace.set(key, { at: performance.now() + PACE_FACTOR * costMs, cost: costMs });
+  }
+
+  /** paceDuring holds back what is queued while a costly set syncs (else the queue would run it again at once). */
+  private paceDuring(key: string): void {
+    const p = this.pace.get(key);
+    if (p) p.at = performance.now() + (1 + PACE_FACTOR) * p.cost;
   }
 
   /** ownerOf resolves the pod's controllerRef to a cached set of this kind (uid-checked). */
@@ -153,6 +179,7 @@ export class ReplicaSetController implements Controller {
     const cached = this.sets.get(namespace, name);
     if (!cached) {
       this.expectations.delete(key);
+      this.pace.delete(key);
       return;
     }
     const set: KubeObject = { ...structuredClone(cached), apiVersion: this.kind.ownerKind.apiVersion, kind: this.kind.ownerKind.kind };
@@ -164,11 +191,16 @@ export class ReplicaSetController implements Controller {
     }
     // the active pods we control (also those that stopped matching: released) and the namespace's orphans (adopted
     // if they match), from the indexes: never a scan of every pod of the namespace
+    this.paceDuring(key);
+    let t = performance.now();
     const active = claimCandidates(this.pods, set).filter((p) => isPodActive(p as Pod));
-    const owned = await claimPods(
+    const claiming = claimPods(
       { client: this.client, owner: set, ownerKind: this.kind.ownerKind, ownerInfo: this.kind.info, childInfo: PODS, selector },
       active,
     );
+    // the claim runs synchronously unless it adopts or releases (writes): its time up to here is the walk's
+    let cost = performance.now() - t;
+    const owned = await claiming;
     let manageError: unknown;
     if (needsSync && !set.metadata.deletionTimestamp) {
       try {
@@ -178,7 +210,10 @@ export class ReplicaSetController implements Controller {
       }
     }
     const view = this.kind.view(set);
+    t = performance.now();
     const { status, requeueAfterMs } = calculateStatus(view, owned as Pod[], manageError === undefined ? undefined : errorText(manageError), Date.now());
+    cost += performance.now() - t;
+    this.paceAfter(key, cost);
     if (statusChanged(view.status, status)) await this.writeStatus(set, status);
     if (manageError !== undefined) throw manageError;
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;

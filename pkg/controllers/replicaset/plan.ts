@@ -81,8 +81,9 @@ export async function slowStart(count: number, fn: () => Promise<void>, initial 
   return { successes };
 }
 
-function labelsMatch(want: Record<string, string>, have: Record<string, string> | undefined): boolean {
-  return Object.entries(want).every(([k, v]) => have?.[k] === v);
+function labelsMatch(want: readonly [string, string][], have: Record<string, string> | undefined): boolean {
+  for (const [k, v] of want) if (have?.[k] !== v) return false;
+  return true;
 }
 
 /**
@@ -97,8 +98,9 @@ export function calculateStatus(set: SetView, pods: readonly Pod[], manageError:
   let ready = 0;
   let available = 0;
   let wait = Infinity;
+  const templateLabels = Object.entries(set.templateLabels);
   for (const pod of pods) {
-    if (labelsMatch(set.templateLabels, pod.metadata?.labels)) fullyLabeled++;
+    if (labelsMatch(templateLabels, pod.metadata?.labels)) fullyLabeled++;
     if (isPodReady(pod)) {
       ready++;
       if (isPodAvailable(pod, set.minReadySeconds, nowMs)) available++;
