@@ -6,12 +6,15 @@ import { RESOURCES, lookupKind, type ResourceInfo } from '../../api/resources.ts
 import type { KubeObject } from '../../api/types.ts';
 import { WorkQueue } from '../../client/queue.ts';
 import type { Controller, ControllerContext } from '../types.ts';
-import { startWorkers, type SyncResult , type Workers } from '../worker.ts';
+import { startWorkers, type SyncResult, type Workers } from '../worker.ts';
 import { FINALIZER, deletionConditions, deletionOrder, emptyReport, isEmpty, mergeConditions, retryDelayMs, type ContentReport } from './plan.ts';
 
 export { FINALIZER, deletionConditions, deletionOrder, mergeConditions, retryDelayMs } from './plan.ts';
 
 const nsInfo = lookupKind('v1', 'Namespace')!;
+/** LIST_PAGE and DELETE_BATCH bound one pass: objects listed per page, deletes in flight at once. */
+const LIST_PAGE = 500;
+const DELETE_BATCH = 32;
 
 function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -37,22 +40,36 @@ export function newNamespaceController(ctx: ControllerContext, resources: Resour
     if (terminating(ns)) queue.add(ns.metadata.name!);
   };
 
-  /** deleteContent makes one pass: delete what is not yet being deleted, count what is still there. */
+  /**
+   * deleteContent makes one pass: delete what is not yet being deleted, count what is still there. Lists go in pages
+   * and each page's deletes run concurrently in small batches, so a namespace of tens of thousands of objects is
+   * neither held in memory at once nor deleted one commit at a time.
+   */
   const deleteContent = async (name: string): Promise<ContentReport> => {
     const report = emptyReport();
+    const remove = async (info: (typeof order)[number], item: KubeObject): Promise<void> => {
+      await client.delete(info, name, item.metadata.name!, { propagationPolicy: 'Background' }).catch((e) => {
+        if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
+      });
+    };
     for (const info of order) {
       try {
-        const { items } = await client.list(info, name);
-        if (!items.length) continue;
-        report.remaining.set(info.resource, items.length);
-        for (const item of items) {
-          for (const f of item.metadata.finalizers ?? []) report.finalizers.set(f, (report.finalizers.get(f) ?? 0) + 1);
-          // a pod is deleted again each pass: it may have been left with a long grace period by someone else
-          if (item.metadata.deletionTimestamp && info.kind !== 'Pod') continue;
-          await client.delete(info, name, item.metadata.name!, { propagationPolicy: 'Background' }).catch((e) => {
-            if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
-          });
-        }
+        let cont: string | undefined;
+        let count = 0;
+        do {
+          const page = await client.list(info, name, { limit: LIST_PAGE, ...(cont ? { continue: cont } : {}) });
+          cont = page.metadata?.continue || undefined;
+          count += page.items.length;
+          const doomed: KubeObject[] = [];
+          for (const item of page.items) {
+            for (const f of item.metadata.finalizers ?? []) report.finalizers.set(f, (report.finalizers.get(f) ?? 0) + 1);
+            // a pod is deleted again each pass: it may have been left with a long grace period by someone else
+            if (item.metadata.deletionTimestamp && info.kind !== 'Pod') continue;
+            doomed.push(item);
+          }
+          for (let i = 0; i < doomed.length; i += DELETE_BATCH) await Promise.all(doomed.slice(i, i + DELETE_BATCH).map((item) => remove(info, item)));
+        } while (cont);
+        if (count) report.remaining.set(info.resource, count);
       } catch (e) {
         report.failures.set(info.resource, e instanceof Error ? e.message : String(e));
       }
