@@ -22,6 +22,8 @@ export type IndexFunc = (obj: KubeObject) => string[];
 export interface SharedInformer {
   /** addEventHandler registers `h`; added after start, it gets `add` for every cached object first (replay). `resyncMs` > 0 re-delivers every cached object as update(obj, obj) that often. */
   addEventHandler(h: ResourceEventHandler, resyncMs?: number): void;
+  /** removeEventHandler unregisters `h` (upstream's RemoveEventHandler): it gets nothing more, its resync stops. */
+  removeEventHandler(h: ResourceEventHandler): void;
   /** addIndexer adds a named index; it may be called after start and indexes the cache at once. */
   addIndexer(name: string, fn: IndexFunc): void;
   byIndex(name: string, value: string): KubeObject[];
@@ -551,6 +553,11 @@ class ScopedInformer implements SharedInformer {
     if (this.closed) return;
     this.added.push(h);
     this.inf.addEventHandler(h, resyncMs);
+  }
+  removeEventHandler(h: ResourceEventHandler): void {
+    const i = this.added.indexOf(h);
+    if (i >= 0) this.added.splice(i, 1);
+    this.inf.removeEventHandler(h);
   }
   close(): void {
     this.closed = true;

@@ -35,6 +35,8 @@ export class ServiceAddresses {
   private present = new Set<string>();
   /** ensured: addresses ensure()d and not released since, which releaseStale keeps */
   private readonly ensured = new Set<string>();
+  /** managed: ClusterIPs reconcile() added, which it removes again when no service wants them */
+  private readonly managed = new Set<string>();
   private linkReady = false;
   /** linkType is `dummy`, or `bridge` where the kernel has no dummy driver */
   private linkType: 'dummy' | 'bridge' = 'dummy';
@@ -99,6 +101,42 @@ export class ServiceAddresses {
       removed.push(ip);
     }
     return removed;
+  }
+
+  /**
+   * reconcile makes the ClusterIPs in `want` local and removes those it added before that are no longer wanted; with
+   * `verify` it re-reads the interface first (an address removed behind its back is added again); on the first pass it
+   * also removes leftovers of an earlier run except `keep` (the DNS responder's address). It returns the addresses
+   * that could not be added, with their errors: their listeners wait and the caller retries.
+   */
+  async reconcile(want: ReadonlySet<string>, pass: { first: boolean; verify: boolean }, keep: ReadonlySet<string> = new Set()): Promise<Map<string, Error>> {
+    if (pass.verify) await this.list().catch((err) => this.log?.warn({ err }, 'cannot list the service interface'));
+    const failed = new Map<string, Error>();
+    for (const ip of want) {
+      try {
+        await this.ensure(ip);
+        this.managed.add(ip);
+      } catch (err) {
+        failed.set(ip, err as Error);
+      }
+    }
+    for (const ip of [...this.managed]) {
+      if (want.has(ip)) continue;
+      try {
+        await this.release(ip);
+        this.managed.delete(ip);
+      } catch (err) {
+        this.log?.warn({ err, ip }, 'cannot remove a ClusterIP from the service interface');
+      }
+    }
+    if (pass.first) {
+      const removed = await this.releaseStale(new Set([...want, ...keep])).catch((err) => {
+        this.log?.warn({ err }, 'cannot list the service interface');
+        return [];
+      });
+      if (removed.length) this.log?.info({ removed }, 'removed stale service addresses');
+    }
+    return failed;
   }
 
   /** list reads the addresses on the interface ([] when it does not exist) and refreshes the cache. */

@@ -1,15 +1,13 @@
 // proxy: the node's kube-proxy — ClusterIP, NodePort and LoadBalancer services reconciled from Service and EndpointSlice watches, forwarded by a userland TCP/UDP forwarder or by the kernel (iptables DNAT).
 import { networkInterfaces } from 'node:os';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Logger } from 'pino';
-import { lookupKind } from '../api/resources.ts';
-import type { ResourceEventHandler, SharedInformer, SharedInformerFactory } from '../client/informer.ts';
+import type { SharedInformerFactory } from '../client/informer.ts';
 import { ServiceAddresses } from './addresses.ts';
 import { diffListeners, planListeners, resolveNodeAddresses, type ListenerSpec } from './listeners.ts';
 import { KernelProxier } from './kernel.ts';
 import { EndpointPicker } from './picker.ts';
-import { buildServiceMap } from './servicemap.ts';
+import { SyncRunner, type Pass, type SyncOutcome, type SyncRunnerOptions } from './runner.ts';
+import type { ServiceMap } from './servicemap.ts';
 import { TcpListener } from './tcp.ts';
 import { UdpListener } from './udp.ts';
 
@@ -61,8 +59,8 @@ export interface ServiceProxy {
 /** startProxy starts the proxy; it reconciles as soon as the Service and EndpointSlice informers have synced. */
 export function startProxy(opts: ProxyOptions): ServiceProxy {
   const p = opts.mode === 'iptables' ? new KernelProxier(opts) : new Proxier(opts);
-  p.start();
-  return { stop: () => p.stop(), addresses: p.addresses, ready: () => p.readyPromise };
+  p.runner.start();
+  return { stop: () => p.stop(), addresses: p.addresses, ready: () => p.runner.ready };
 }
 
 type Impl = TcpListener | UdpListener;
@@ -72,120 +70,42 @@ interface Open {
   impl: Impl;
 }
 
-/** DEBOUNCE_MS batches a burst of watch events into one reconcile; changes apply well within a second. */
-const DEBOUNCE_MS = 20;
-/** RETRY_MS is how soon a listener that could not be bound is tried again. */
-const RETRY_MS = 2000;
-
 /**
- * Proxier is the thin loop: on any Service/EndpointSlice change it rebuilds the service map (pure), plans the
- * listeners (pure), diffs them with those open (pure) and applies the diff — addresses first, then closes, target
- * updates and opens. One reconcile runs at a time; changes during one trigger another.
+ * Proxier is the userspace mode's sync: from the service map (pure) it plans the listeners (pure), diffs them with
+ * those open (pure) and applies the diff — addresses first, then closes, target updates and opens. The shared
+ * SyncRunner decides when it runs.
  */
 class Proxier {
   readonly addresses: ServiceAddresses;
-  readonly readyPromise: Promise<void>;
-  private readyResolve!: () => void;
+  readonly runner: SyncRunner;
   private readonly opts: ProxyOptions;
   private readonly log: Logger;
   private readonly open = new Map<string, Open>();
   private readonly pickers = new Map<string, EndpointPicker>();
   /** draining: closed TCP listeners whose connections still run; stop() cuts them after the grace */
   private readonly draining = new Set<TcpListener>();
-  /** owned: ClusterIPs this proxy made local */
-  private readonly owned = new Set<string>();
   /** failed: listener key (or ClusterIP) → last error, so a port that stays taken is logged once */
   private readonly failed = new Map<string, string>();
-  private readonly services: SharedInformer;
-  private readonly slices: SharedInformer;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private stopped = false;
-  private firstDone = false;
-  /** verify: re-read the service interface on the next reconcile (set by the resync tick), re-adding what went missing */
-  private verify = false;
-  private readonly handler: ResourceEventHandler;
 
   constructor(opts: ProxyOptions) {
     this.opts = opts;
     this.log = opts.log;
     this.addresses = new ServiceAddresses({ clusterId: opts.clusterId, log: opts.log });
-    this.readyPromise = new Promise((r) => (this.readyResolve = r));
-    this.services = opts.informers.informerFor(lookupKind('v1', 'Service')!);
-    this.slices = opts.informers.informerFor(lookupKind('discovery.k8s.io/v1', 'EndpointSlice')!);
-    const kick = () => this.schedule(DEBOUNCE_MS);
-    this.handler = { add: kick, update: kick, delete: kick };
+    this.runner = new SyncRunner({ ...runnerOptions(opts), what: 'proxy reconcile', sync: (map, pass) => this.sync(map, pass) });
   }
 
-  start(): void {
-    this.services.addEventHandler(this.handler);
-    this.slices.addEventHandler(this.handler);
-    void Promise.all([this.services.synced, this.slices.synced]).then(() => this.schedule(0));
-    this.resync = setInterval(() => {
-      this.verify = true;
-      this.schedule(0);
-    }, this.opts.resyncMs ?? 10_000);
-    this.resync.unref();
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped || !this.services.hasSynced() || !this.slices.hasSynced()) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      let failed = false;
-      this.running = this.sync()
-        .catch((err) => {
-          this.log.error({ err }, 'proxy reconcile failed; retrying');
-          failed = true;
-        })
-        .finally(() => {
-          this.running = undefined;
-          if ((this.dirty || failed) && !this.stopped) {
-            this.dirty = false;
-            this.schedule(failed ? RETRY_MS : DEBOUNCE_MS);
-          }
-        });
-    }, ms);
-  }
-
-  private async sync(): Promise<void> {
-    const map = buildServiceMap(this.services.list() as unknown as Service[], this.slices.list() as unknown as EndpointSlice[], { nodeName: this.opts.nodeName, clusterDNS: this.opts.clusterDNS });
+  private async sync(map: ServiceMap, pass: Pass): Promise<SyncOutcome> {
     const nodeAddrs = resolveNodeAddresses(this.opts.nodePortAddresses, hostAddresses(this.addresses.interfaceName), this.opts.nodeIp);
     const plan = planListeners(map, nodeAddrs);
     for (const c of plan.conflicts) this.log.debug(c, 'port already taken by another service; not opened for this one');
 
     // addresses before listeners: a ClusterIP must be local before it can be bound
-    if (this.verify) {
-      this.verify = false;
-      try {
-        const present = new Set(await this.addresses.list());
-        for (const ip of [...this.owned]) if (!present.has(ip)) this.owned.delete(ip);
-      } catch (err) {
-        this.log.warn({ err }, 'cannot list the service interface');
-      }
+    const badIPs = await this.addresses.reconcile(plan.clusterIPs, pass, keepAddresses(this.opts));
+    for (const [ip, err] of badIPs) {
+      if (this.failed.get(ip) !== err.message) this.log.warn({ err, ip }, 'cannot add the ClusterIP to the service interface; will retry');
+      this.failed.set(ip, err.message);
     }
-    const badIPs = new Set<string>();
-    for (const ip of plan.clusterIPs) {
-      if (this.owned.has(ip)) continue;
-      try {
-        await this.addresses.ensure(ip);
-        this.owned.add(ip);
-        this.failed.delete(ip);
-      } catch (err) {
-        badIPs.add(ip);
-        const msg = String((err as Error).message);
-        if (this.failed.get(ip) !== msg) this.log.warn({ err, ip }, 'cannot add the ClusterIP to the service interface; will retry');
-        this.failed.set(ip, msg);
-      }
-    }
+    for (const ip of plan.clusterIPs) if (!badIPs.has(ip)) this.failed.delete(ip);
 
     // pickers: one per service port and target set (cluster or external policy)
     const used = new Set<string>();
@@ -209,12 +129,9 @@ class Proxier {
       o.spec = spec;
       this.log.debug({ listener: spec.key, service: spec.service, endpoints: spec.targets.length }, 'endpoints updated');
     }
-    let retry = false;
+    let retry = badIPs.size > 0;
     for (const spec of diff.open) {
-      if (badIPs.has(spec.ip)) {
-        retry = true;
-        continue;
-      }
+      if (badIPs.has(spec.ip)) continue;
       const picker = this.pickers.get(pickerKey(spec))!;
       const impl: Impl =
         spec.protocol === 'TCP'
@@ -229,45 +146,16 @@ class Proxier {
         this.failed.set(spec.key, msg);
         continue;
       }
-      if (this.stopped) {
+      if (this.runner.isStopped) {
         await impl.close();
-        return;
+        return {};
       }
       this.failed.delete(spec.key);
       this.open.set(spec.key, { spec, impl });
       this.log.info({ listener: spec.key, kind: spec.kind, service: spec.service, endpoints: spec.targets.length }, 'listening');
     }
     for (const k of [...this.failed.keys()]) if (!plan.listeners.has(k) && !badIPs.has(k)) this.failed.delete(k);
-
-    // addresses no service uses any more; on the first pass also those left from before a restart
-    for (const ip of [...this.owned]) {
-      if (plan.clusterIPs.has(ip)) continue;
-      try {
-        await this.addresses.release(ip);
-        this.owned.delete(ip);
-      } catch (err) {
-        this.log.warn({ err, ip }, 'cannot remove a ClusterIP from the service interface');
-      }
-    }
-    if (!this.firstDone) {
-      const keep = new Set(plan.clusterIPs);
-      if (this.opts.clusterDNS) keep.add(this.opts.clusterDNS);
-      try {
-        const removed = await this.addresses.releaseStale(keep);
-        if (removed.length) this.log.info({ removed }, 'removed stale service addresses');
-      } catch (err) {
-        this.log.warn({ err }, 'cannot list the service interface');
-      }
-      this.firstDone = true;
-      this.readyResolve();
-    }
-    if ((retry || badIPs.size > 0) && !this.stopped && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.schedule(0);
-      }, RETRY_MS);
-      this.retryTimer.unref();
-    }
+    return { retry };
   }
 
   private closeListener(key: string, why: string): void {
@@ -284,12 +172,7 @@ class Proxier {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.resync) clearInterval(this.resync);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.running?.catch(() => undefined);
+    await this.runner.stop();
     for (const k of [...this.open.keys()]) this.closeListener(k, 'proxy stopping');
     const grace = this.opts.stopGraceMs ?? 2000;
     const deadline = Date.now() + grace;
@@ -297,6 +180,16 @@ class Proxier {
     for (const l of this.draining) l.destroyConnections();
     this.draining.clear();
   }
+}
+
+/** runnerOptions are the SyncRunner settings both modes take from the proxy options. */
+export function runnerOptions(opts: ProxyOptions): Pick<SyncRunnerOptions, 'informers' | 'nodeName' | 'clusterDNS' | 'log' | 'resyncMs'> {
+  return { informers: opts.informers, nodeName: opts.nodeName, ...(opts.clusterDNS ? { clusterDNS: opts.clusterDNS } : {}), log: opts.log, ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}) };
+}
+
+/** keepAddresses are the service-interface addresses the proxy never removes: the DNS responder's. */
+export function keepAddresses(opts: ProxyOptions): Set<string> {
+  return new Set(opts.clusterDNS ? [opts.clusterDNS] : []);
 }
 
 function pickerKey(spec: ListenerSpec): string {

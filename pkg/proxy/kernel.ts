@@ -1,17 +1,14 @@
 // kernel: the `--proxy-mode iptables` loop — on every Service/EndpointSlice change it applies buildRules as one iptables-restore transaction (the kernel then forwards with DNAT), and the teardown of a cluster's proxy chains.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Logger } from 'pino';
-import { lookupKind } from '../api/resources.ts';
-import type { ResourceEventHandler, SharedInformer } from '../client/informer.ts';
 import { CommandError, type CommandRunner } from '../network/exec.ts';
 import { splitArgs } from '../network/iptables.ts';
 import { ServiceAddresses } from './addresses.ts';
 import { buildRules, chainsInSave, isClusterChain, isNodeChain, proxyChains, renderRestore, staleUdpFlows, type Jump, type Table } from './iptables.ts';
-import type { ProxyOptions } from './index.ts';
-import { buildServiceMap, type ServicePortEntry } from './servicemap.ts';
+import { keepAddresses, runnerOptions, type ProxyOptions } from './index.ts';
+import { SyncRunner, type Pass, type SyncOutcome } from './runner.ts';
+import type { ServiceMap, ServicePortEntry } from './servicemap.ts';
 
 /** KernelCommand is what the kernel data path runs: iptables (jumps), iptables-save/-restore (the rules), conntrack (stale UDP flows). */
 export type KernelCommand = 'iptables' | 'iptables-save' | 'iptables-restore' | 'conntrack';
@@ -36,39 +33,24 @@ export const kernelRunner: KernelRunner = (cmd, args, input) =>
 /** ROUTE_LOCALNET is the sysctl kube-proxy sets so that DNAT of 127/8 node-port traffic to pods routes (then masqueraded). */
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
 
-const DEBOUNCE_MS = 20;
-const RETRY_MS = 2000;
-
 /**
- * KernelProxier is the thin loop of iptables mode: service map (pure) → rule set (pure) → one `iptables-restore
- * --noflush` of only this node's chains when the text changed. ClusterIPs are still made local on the service
- * interface (the DNS responder binds there; host → ClusterIP needs no default route, and a port without rules is
- * refused by the kernel). Established connections survive rule changes: conntrack keeps their translation.
+ * KernelProxier is the sync of iptables mode: service map (pure) → rule set (pure) → one `iptables-restore --noflush`
+ * of only this node's chains when the text changed. ClusterIPs are still made local on the service interface (the DNS
+ * responder binds there; host → ClusterIP needs no default route, and a port without rules is refused by the kernel).
+ * Established connections survive rule changes: conntrack keeps their translation. The shared SyncRunner decides
+ * when it runs.
  */
 export class KernelProxier {
   readonly addresses: ServiceAddresses;
-  readonly readyPromise: Promise<void>;
-  private readyResolve!: () => void;
+  readonly runner: SyncRunner;
   private readonly opts: ProxyOptions;
   private readonly log: Logger;
   private readonly run: KernelRunner;
-  private readonly services: SharedInformer;
-  private readonly slices: SharedInformer;
-  private readonly handler: ResourceEventHandler;
-  private readonly owned = new Set<string>();
   /** applied: the restore text last applied (without stale chains), so an unchanged sync writes nothing */
   private applied = '';
   /** ourChains: this node's chains as last applied, per table */
   private ourChains: Record<Table, string[]> = { nat: [], filter: [] };
-  private lastMap = new Map<string, ServicePortEntry>();
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private stopped = false;
-  private firstDone = false;
-  /** verify: re-read the tables and the service interface on the next sync (resync tick) and repair what went missing */
-  private verify = true;
+  private lastMap: ServiceMap = new Map<string, ServicePortEntry>();
   private conntrackMissing = false;
 
   constructor(opts: ProxyOptions, run: KernelRunner = kernelRunner) {
@@ -76,59 +58,21 @@ export class KernelProxier {
     this.log = opts.log;
     this.run = run;
     this.addresses = new ServiceAddresses({ clusterId: opts.clusterId, log: opts.log });
-    this.readyPromise = new Promise((r) => (this.readyResolve = r));
-    this.services = opts.informers.informerFor(lookupKind('v1', 'Service')!);
-    this.slices = opts.informers.informerFor(lookupKind('discovery.k8s.io/v1', 'EndpointSlice')!);
-    const kick = () => this.schedule(DEBOUNCE_MS);
-    this.handler = { add: kick, update: kick, delete: kick };
+    this.runner = new SyncRunner({ ...runnerOptions(opts), what: 'proxy rules sync', sync: (map, pass) => this.sync(map, pass) });
   }
 
-  start(): void {
-    this.services.addEventHandler(this.handler);
-    this.slices.addEventHandler(this.handler);
-    void Promise.all([this.services.synced, this.slices.synced]).then(() => this.schedule(0));
-    this.resync = setInterval(() => {
-      this.verify = true;
-      this.schedule(0);
-    }, this.opts.resyncMs ?? 10_000);
-    this.resync.unref();
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped || !this.services.hasSynced() || !this.slices.hasSynced()) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      let failed = false;
-      this.running = this.sync()
-        .catch((err) => {
-          this.log.error({ err }, 'proxy rules sync failed; retrying');
-          failed = true;
-          this.verify = true;
-        })
-        .finally(() => {
-          this.running = undefined;
-          if ((this.dirty || failed) && !this.stopped) {
-            this.dirty = false;
-            this.schedule(failed ? RETRY_MS : DEBOUNCE_MS);
-          }
-        });
-    }, ms);
-  }
-
-  private async sync(): Promise<void> {
+  private async sync(map: ServiceMap, pass: Pass): Promise<SyncOutcome> {
     const t0 = performance.now();
-    const map = buildServiceMap(this.services.list() as unknown as Service[], this.slices.list() as unknown as EndpointSlice[], { nodeName: this.opts.nodeName, clusterDNS: this.opts.clusterDNS });
-    const verify = this.verify;
-    this.verify = false;
-    await this.syncAddresses(map, verify);
+    // the first pass always verifies: chains of an earlier run may be there
+    const verify = pass.verify || pass.first;
+    const want = new Set<string>();
+    for (const e of map.values()) for (const ip of e.clusterIPs) want.add(ip);
+    const badIPs = await this.addresses.reconcile(want, pass, keepAddresses(this.opts));
+    // the rules still go in (they DNAT before routing); the next sync retries the address
+    if (badIPs.size) this.log.warn({ err: [...badIPs.values()][0], ips: [...badIPs.keys()] }, 'cannot add a ClusterIP to the service interface; will retry');
 
     const rs = buildRules(map, { clusterId: this.opts.clusterId, nodeName: this.opts.nodeName, nodeIp: this.opts.nodeIp, nodePortAddresses: this.opts.nodePortAddresses, clusterCidr: this.opts.clusterCidr });
-    if (!this.firstDone && rs.routeLocalnet) {
+    if (pass.first && rs.routeLocalnet) {
       try {
         await writeFile(ROUTE_LOCALNET, '1');
       } catch (err) {
@@ -158,50 +102,8 @@ export class KernelProxier {
     await this.flushStaleUdp(staleUdpFlows(this.lastMap, map));
     this.lastMap = map;
     if (changed) this.log.debug({ services: map.size, nat: rs.rules.nat.length, filter: rs.rules.filter.length, stale: stale.nat.length + stale.filter.length, ms: Math.round(performance.now() - t0) }, 'proxy rules synced');
-    if (!this.firstDone) {
-      this.firstDone = true;
-      this.log.info({ services: map.size, rules: rs.rules.nat.length + rs.rules.filter.length }, 'proxy rules in place (iptables mode)');
-      this.readyResolve();
-    }
-  }
-
-  /** syncAddresses makes every ClusterIP local and releases those no service uses (the first pass: leftovers too). */
-  private async syncAddresses(map: ReadonlyMap<string, ServicePortEntry>, verify: boolean): Promise<void> {
-    const want = new Set<string>();
-    for (const e of map.values()) for (const ip of e.clusterIPs) want.add(ip);
-    if (verify && this.firstDone) {
-      const present = new Set(await this.addresses.list());
-      for (const ip of [...this.owned]) if (!present.has(ip)) this.owned.delete(ip);
-    }
-    let failed: unknown;
-    for (const ip of want) {
-      if (this.owned.has(ip)) continue;
-      try {
-        await this.addresses.ensure(ip);
-        this.owned.add(ip);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-    for (const ip of [...this.owned]) {
-      if (want.has(ip)) continue;
-      await this.addresses.release(ip).then(
-        () => this.owned.delete(ip),
-        (err) => this.log.warn({ err, ip }, 'cannot remove a ClusterIP from the service interface'),
-      );
-    }
-    if (!this.firstDone) {
-      const keep = new Set(want);
-      if (this.opts.clusterDNS) keep.add(this.opts.clusterDNS);
-      const removed = await this.addresses.releaseStale(keep).catch(() => []);
-      if (removed.length) this.log.info({ removed }, 'removed stale service addresses');
-    }
-    // the rules still go in (they DNAT before routing); the next sync retries the address
-    if (failed) {
-      this.log.warn({ err: failed }, 'cannot add a ClusterIP to the service interface; will retry');
-      this.verify = true;
-      this.dirty = true;
-    }
+    if (pass.first) this.log.info({ services: map.size, rules: rs.rules.nat.length + rs.rules.filter.length }, 'proxy rules in place (iptables mode)');
+    return { retry: badIPs.size > 0 };
   }
 
   /** ensureJumps inserts the jumps from the built-in chains that are missing (`-C` exits 1 when absent). */
@@ -234,15 +136,8 @@ export class KernelProxier {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.resync) clearInterval(this.resync);
-    await this.running?.catch(() => undefined);
-    const inf = (i: SharedInformer) => i as SharedInformer & { removeEventHandler?(h: ResourceEventHandler): void };
-    inf(this.services).removeEventHandler?.(this.handler);
-    inf(this.slices).removeEventHandler?.(this.handler);
     // the rules stay (as kube-proxy's): traffic keeps flowing while the agent restarts; teardown removes them
+    await this.runner.stop();
   }
 }
 

@@ -61,7 +61,10 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
  * Example: Service web (port 80 name "http", clusterIP 10.43.0.7) + slice {ports [{name http, port 8080}], endpoints
  * [{10.42.1.5 ready}, {10.42.1.6 ready:false}]} → entry `default/web:http/TCP` with clusterTargets [10.42.1.5:8080].
  */
-export function buildServiceMap(services: readonly Service[], slices: readonly EndpointSlice[], opts: ServiceMapOptions): Map<string, ServicePortEntry> {
+/** ServiceMap is the proxy's view of the cluster: one entry per service port, keyed `ns/name:port/proto`. */
+export type ServiceMap = Map<string, ServicePortEntry>;
+
+export function buildServiceMap(services: readonly Service[], slices: readonly EndpointSlice[], opts: ServiceMapOptions): ServiceMap {
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
     const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
