@@ -2,7 +2,6 @@
 // EndpointSlices for every Service with a selector, owned by the Service; the planning is in slices.ts.
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { ApiError } from '../../api/errors.ts';
 import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
 import { matchLabels, selectorFromSet } from '../../api/selectors.ts';
 import type { KubeObject } from '../../api/types.ts';
@@ -11,6 +10,7 @@ import { WorkQueue } from '../../client/queue.ts';
 import { podEndpointFacts, serviceSelector, servicesSelecting } from '../endpoints/index.ts';
 import type { Controller, ControllerContext } from '../types.ts';
 import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
+import { applySlicePlan, SliceTracker } from './tracker.ts';
 import { CONTROLLER_NAME, desiredGroups, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, planSlices } from './slices.ts';
 
 export * from './slices.ts';
@@ -39,12 +39,7 @@ export class EndpointSliceController implements Controller {
   private services!: SharedInformer;
   private pods!: SharedInformer;
   private slices!: SharedInformer;
-  /**
-   * written remembers, per service, what this controller last wrote (slice name → resourceVersion, or 'gone') until
-   * the cache shows it: a sync on a cache that has not seen our own writes would create duplicate slices
-   * (upstream's endpointSliceTracker).
-   */
-  private readonly written = new Map<string, Map<string, string>>();
+  private tracker!: SliceTracker;
   private workers: Workers | undefined;
 
   constructor(ctx: ControllerContext) {
@@ -59,6 +54,7 @@ export class EndpointSliceController implements Controller {
     this.services = this.ctx.informers.informerFor(serviceInfo);
     this.pods = this.ctx.informers.informerFor(podInfo);
     this.slices = this.ctx.informers.informerFor(this.sliceInfo);
+    this.tracker = new SliceTracker(this.slices);
     this.slices.addIndexer(INDEX_SERVICE, (s) => {
       const k = managedServiceKey(s);
       return k ? [k] : [];
@@ -70,7 +66,7 @@ export class EndpointSliceController implements Controller {
       add: (s) => enqueue(keyOf(s)),
       update: (_o, s) => enqueue(keyOf(s)),
       delete: (s) => {
-        this.written.delete(keyOf(s));
+        this.tracker.forget(keyOf(s));
         enqueue(keyOf(s));
       },
     });
@@ -97,26 +93,6 @@ export class EndpointSliceController implements Controller {
     await this.workers?.stop();
   }
 
-  /** stale tells whether the cache has not yet seen every write this controller made for the service. */
-  private stale(key: string): boolean {
-    const w = this.written.get(key);
-    if (!w) return false;
-    const { namespace } = splitKey(key);
-    for (const [name, rv] of w) {
-      const cached = this.slices.get(namespace, name);
-      const seen = rv === 'gone' ? !cached : !!cached && Number(cached.metadata.resourceVersion) >= Number(rv);
-      if (seen) w.delete(name);
-    }
-    if (w.size === 0) this.written.delete(key);
-    return w.size > 0;
-  }
-
-  private remember(key: string, name: string, rv: string): void {
-    let w = this.written.get(key);
-    if (!w) this.written.set(key, (w = new Map()));
-    w.set(name, rv);
-  }
-
   /** sync is reconcile(`ns/name` of a Service). A deleted Service's slices go with it through their ownerReference (garbage collector). */
   private async sync(key: string): Promise<SyncResult> {
     const info = this.sliceInfo!;
@@ -127,7 +103,7 @@ export class EndpointSliceController implements Controller {
     if (svc.spec?.type === 'ExternalName') return;
     const selector = serviceSelector(svc);
     if (!selector) return;
-    if (this.stale(key)) return { requeueAfterMs: 1000 };
+    if (this.tracker.stale(key)) return { requeueAfterMs: 1000 };
     const reqs = selectorFromSet(selector);
     const pods = this.pods.list(namespace).filter((p) => matchLabels(reqs, p.metadata.labels)) as Pod[];
     const mine: EndpointSlice[] = [];
@@ -141,21 +117,6 @@ export class EndpointSliceController implements Controller {
     }
     const plan = planSlices(svc, desiredGroups(svc, pods), mine);
     plan.delete.push(...foreign);
-    for (const s of plan.create) {
-      const made = await this.ctx.client.create(info, namespace, s as unknown as KubeObject);
-      this.remember(key, made.metadata.name!, made.metadata.resourceVersion!);
-    }
-    for (const s of plan.update) {
-      const saved = await this.ctx.client.update(info, s as unknown as KubeObject);
-      this.remember(key, saved.metadata.name!, saved.metadata.resourceVersion!);
-    }
-    for (const s of plan.delete) {
-      try {
-        await this.ctx.client.delete(info, namespace, s.metadata!.name!, { preconditions: { uid: s.metadata!.uid } });
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 404)) throw e;
-      }
-      this.remember(key, s.metadata!.name!, 'gone');
-    }
+    await applySlicePlan(this.ctx.client, info, key, plan, this.tracker);
   }
 }

@@ -2,12 +2,12 @@
 // mirrors the Endpoints users write for Services without a selector into EndpointSlices; the planning is in mirror.ts.
 import type { Endpoints, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { ApiError } from '../../api/errors.ts';
 import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
 import type { KubeObject } from '../../api/types.ts';
 import { keyOf, type SharedInformer } from '../../client/informer.ts';
 import { WorkQueue } from '../../client/queue.ts';
 import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from '../endpointslice/slices.ts';
+import { applySlicePlan, SliceTracker } from '../endpointslice/tracker.ts';
 import type { Controller, ControllerContext } from '../types.ts';
 import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
 import { MIRRORING_CONTROLLER_NAME, planMirror, shouldMirror } from './mirror.ts';
@@ -38,8 +38,7 @@ export class EndpointSliceMirroringController implements Controller {
   private services!: SharedInformer;
   private endpoints!: SharedInformer;
   private slices!: SharedInformer;
-  /** what this controller last wrote per key (slice name → resourceVersion or 'gone') until the cache shows it */
-  private readonly written = new Map<string, Map<string, string>>();
+  private tracker!: SliceTracker;
   private workers: Workers | undefined;
 
   constructor(ctx: ControllerContext) {
@@ -54,6 +53,7 @@ export class EndpointSliceMirroringController implements Controller {
     this.services = this.ctx.informers.informerFor(serviceInfo);
     this.endpoints = this.ctx.informers.informerFor(endpointsInfo);
     this.slices = this.ctx.informers.informerFor(this.sliceInfo);
+    this.tracker = new SliceTracker(this.slices);
     this.slices.addIndexer(INDEX_MIRRORED, (s) => {
       const k = mirroredKey(s);
       return k ? [k] : [];
@@ -83,50 +83,15 @@ export class EndpointSliceMirroringController implements Controller {
     await this.workers?.stop();
   }
 
-  /** stale tells whether the cache has not yet seen every write this controller made for the key. */
-  private stale(key: string): boolean {
-    const w = this.written.get(key);
-    if (!w) return false;
-    const { namespace } = splitKey(key);
-    for (const [name, rv] of w) {
-      const cached = this.slices.get(namespace, name);
-      const seen = rv === 'gone' ? !cached : !!cached && Number(cached.metadata.resourceVersion) >= Number(rv);
-      if (seen) w.delete(name);
-    }
-    if (w.size === 0) this.written.delete(key);
-    return w.size > 0;
-  }
-
-  private remember(key: string, name: string, rv: string): void {
-    let w = this.written.get(key);
-    if (!w) this.written.set(key, (w = new Map()));
-    w.set(name, rv);
-  }
-
   /** sync is reconcile(`ns/name` of an Endpoints and its Service). */
   private async sync(key: string): Promise<SyncResult> {
     const info = this.sliceInfo!;
     const { namespace, name } = splitKey(key);
-    if (this.stale(key)) return { requeueAfterMs: 1000 };
+    if (this.tracker.stale(key)) return { requeueAfterMs: 1000 };
     const ep = this.endpoints.get(namespace, name) as Endpoints | undefined;
     const svc = this.services.get(namespace, name) as Service | undefined;
     const existing = (this.slices.byIndex(INDEX_MIRRORED, key) as unknown as EndpointSlice[]).filter((s) => !s.metadata?.deletionTimestamp);
     const plan = planMirror(shouldMirror(ep, svc) ? ep : undefined, existing);
-    for (const s of plan.create) {
-      const made = await this.ctx.client.create(info, namespace, s as unknown as KubeObject);
-      this.remember(key, made.metadata.name!, made.metadata.resourceVersion!);
-    }
-    for (const s of plan.update) {
-      const saved = await this.ctx.client.update(info, s as unknown as KubeObject);
-      this.remember(key, saved.metadata.name!, saved.metadata.resourceVersion!);
-    }
-    for (const s of plan.delete) {
-      try {
-        await this.ctx.client.delete(info, namespace, s.metadata!.name!, { preconditions: { uid: s.metadata!.uid } });
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 404)) throw e;
-      }
-      this.remember(key, s.metadata!.name!, 'gone');
-    }
+    await applySlicePlan(this.ctx.client, info, key, plan, this.tracker);
   }
 }
