@@ -35,8 +35,8 @@ export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command 
       .addOption(flag('--cluster-dns <ip>', 'nameserver of pods with dnsPolicy ClusterFirst (default: the server\'s, from kube-system/kubeling-config)'))
       .addOption(flag('--cluster-domain <domain>', 'DNS domain of the cluster (default: the server\'s, cluster.local)'));
     cmd
-      .addOption(flag('--server <url>', 'API server URL, e.g. https://10.0.0.10:6443').makeOptionMandatory())
-      .addOption(flag('--token <token>', 'node join token (the server\'s DATA_DIR/token)').makeOptionMandatory())
+      .addOption(flag('--server <url>', 'API server URL, e.g. https://10.0.0.10:6443 (required)'))
+      .addOption(flag('--token <token>', 'node join token (the server\'s DATA_DIR/token) (required)'))
       .addOption(flag('--ca-file <file>', 'CA certificate to trust instead of the one pinned by the token'))
       .addOption(flag('--data-dir <dir>', 'agent state directory', '/var/lib/kubeling-agent'))
       .addOption(flag('--log-level <level>', 'pino log level', 'info'));
@@ -59,6 +59,10 @@ export function agentCommand(): Command {
   cmd.action(async () => {
     await applyConfigFile(cmd);
     const o = cmd.opts() as AgentFlags;
+    // required, but only known after the config file is read (commander checks mandatory options before that)
+    for (const [name, v] of [['--server <url>', o.server], ['--token <token>', o.token]] as const) {
+      if (!v) cmd.error(`error: required option '${name}' not specified (on the command line, in KUBELING_${name.slice(2).split(' ')[0]!.toUpperCase()} or in --config)`);
+    }
     const log = createLogger({ level: o.logLevel, name: 'kubeling-agent' });
     let caPem: string;
     try {

@@ -1,33 +1,147 @@
 #!/usr/bin/env bash
-# install: installs kubeling from this checkout on a host (Docker, Node 24 from npm, npm deps) and a systemd unit.
-#   deploy/install.sh server                       # control plane + embedded agent
-#   deploy/install.sh agent --server https://M:6443 --token K10…   # a node that joins M
+# install: installs kubeling from this checkout on a host as a server (control plane + its node agent) or as an agent
+# joining a server, with a systemd unit that restarts on failure and starts at boot. Safe to run again.
+#
+#   deploy/install.sh server [--node-ip IP] [--tls-san NAME]… [registry flags] [-- more `kubeling server` flags]
+#   deploy/install.sh agent --server https://MASTER:6443 --token K10… [--node-ip IP] [registry flags] [-- more flags]
+#
+#   registry flags: --registry-mirror URL      Docker Hub pulls go through this mirror (dockerd's registry-mirrors)
+#                   --insecure-registry HOST:PORT   a plain-HTTP registry or mirror dockerd may use
+#                   --registry-auth FILE       a Docker config.json with credentials, installed as the node-wide auth
+#                                              file /etc/kubeling/registry-auth.json (0600)
+#
+# Where: code in /opt/kubeling, config in /etc/kubeling (server.yaml, or agent.yaml + agent.env with the token),
+# data in /var/lib/kubeling, units in /etc/systemd/system, logs in the journal (journalctl -u kubeling-ROLE).
+# Env: KUBELING_ROOT=DIR installs under DIR instead of / (a test root: no packages, no systemctl, nothing started);
+#      KUBELING_OFFLINE=1 copies node_modules and Node 24 from this checkout instead of fetching them.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-role="${1:-}"; shift || true
-case "$role" in server|agent) ;; *) echo "usage: $0 server|agent [flags for kubeling $role]" >&2; exit 2 ;; esac
-[ "$(id -u)" = 0 ] || { echo "$0 needs root" >&2; exit 1; }
+usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-need=()
-command -v dockerd >/dev/null || need+=(docker.io)
-command -v npm >/dev/null || need+=(npm)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+role="${1:-}"
+case "$role" in server|agent) shift ;; *) usage ;; esac
+server='' token='' node_ip='' node_name='' mirror='' insecure='' auth=''
+sans=() extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --server) server="$2"; shift 2 ;;
+    --token) token="$2"; shift 2 ;;
+    --node-ip) node_ip="$2"; shift 2 ;;
+    --node-name) node_name="$2"; shift 2 ;;
+    --tls-san) sans+=("$2"); shift 2 ;;
+    --registry-mirror) mirror="$2"; shift 2 ;;
+    --insecure-registry) insecure="$2"; shift 2 ;;
+    --registry-auth) auth="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) usage ;;
+    *) echo "install.sh: unknown flag $1 (flags for kubeling go after --)" >&2; exit 2 ;;
+  esac
+done
+if [ "$role" = agent ] && { [ -z "$server" ] || [ -z "$token" ]; }; then
+  echo "install.sh agent needs --server URL and --token TOKEN (on the server: kubeling token create)" >&2
+  exit 2
 fi
-systemctl enable --now docker >/dev/null 2>&1 || true
+[ "$(id -u)" = 0 ] || { echo "install.sh needs root: run it with sudo" >&2; exit 1; }
 
-dest=/opt/kubeling
-if [ "$here" != "$dest" ]; then
-  mkdir -p "$dest"
-  tar -C "$here" --exclude=node_modules --exclude=.tools --exclude=.git -cf - . | tar -C "$dest" -xf -
+root="${KUBELING_ROOT:-}"
+root="${root%/}"
+opt="$root/opt/kubeling"
+etc="$root/etc/kubeling"
+data="$root/var/lib/kubeling"
+units="$root/etc/systemd/system"
+unit="kubeling-$role.service"
+live=1 # a real install on this host's root (packages, dockerd, systemctl)
+[ -n "$root" ] && live=0
+step() { printf '==> %s\n' "$*"; }
+
+if [ "$live" = 1 ]; then
+  need=()
+  command -v dockerd >/dev/null || need+=(docker.io)
+  command -v npm >/dev/null || need+=(npm)
+  command -v iptables >/dev/null || need+=(iptables)
+  if [ ${#need[@]} -gt 0 ]; then
+    step "installing Debian packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
 fi
-cd "$dest"
-node_bin="$(scripts/node24.sh)"
-PATH="$(dirname "$node_bin"):$PATH" npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
-printf -v args ' %q' "$@"
-sed -e "s|@ROLE@|$role|g" -e "s|@ARGS@|${args# }|g" deploy/systemd/kubeling.service >/etc/systemd/system/kubeling-$role.service
-systemctl daemon-reload
-systemctl enable --now kubeling-$role.service
-echo "kubeling $role installed and started: journalctl -u kubeling-$role -f"
+step "kubeling into $opt"
+mkdir -p "$opt"
+if [ "$here" != "$opt" ]; then
+  tar -C "$here" --exclude=./node_modules --exclude=./.tools --exclude=./.git --exclude=./.kubeling --exclude=./dist -cf - . | tar -C "$opt" -xf -
+fi
+if [ "${KUBELING_OFFLINE:-}" = 1 ] && [ "$here" != "$opt" ]; then
+  [ -d "$here/node_modules" ] || { echo "KUBELING_OFFLINE=1 needs $here/node_modules (npm ci first)" >&2; exit 1; }
+  rm -rf "$opt/node_modules" && cp -a "$here/node_modules" "$opt/node_modules"
+  if [ -x "$here/.tools/node/bin/node" ]; then mkdir -p "$opt/.tools" && rm -rf "$opt/.tools/node" && cp -a "$here/.tools/node" "$opt/.tools/node"; fi
+fi
+node_bin="$("$opt/scripts/node24.sh")"
+case "$node_bin" in
+  "$opt"/*|/usr/bin/*|/usr/local/bin/*|/bin/*) ;;
+  *) mkdir -p "$opt/.tools" && rm -rf "$opt/.tools/node" && ln -s "$(dirname "$(dirname "$node_bin")")" "$opt/.tools/node" ;;
+esac
+if [ ! -d "$opt/node_modules" ] || [ "$opt/package-lock.json" -nt "$opt/node_modules/.package-lock.json" ]; then
+  step "npm dependencies"
+  (cd "$opt" && PATH="$(dirname "$node_bin"):$PATH" npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+fi
+
+step "configuration in $etc"
+mkdir -p "$etc" "$data"
+chmod 700 "$data"
+yaml_list() { local k="$1"; shift; [ $# -gt 0 ] || return 0; echo "$k:"; for v in "$@"; do echo "  - \"$v\""; done; }
+{
+  echo "# written by deploy/install.sh $role; keys are \`kubeling $role\` flags (the command line wins)"
+  if [ "$role" = server ]; then
+    echo "data-dir: \"$data\""
+    if [ -n "$node_ip" ]; then echo "node-ip: \"$node_ip\""; echo "advertise-address: \"$node_ip\""; fi
+    yaml_list tls-san ${node_ip:+"$node_ip"} ${sans[@]+"${sans[@]}"}
+  else
+    echo "data-dir: \"$data/agent\""
+    [ -z "$node_ip" ] || echo "node-ip: \"$node_ip\""
+  fi
+  [ -z "$node_name" ] || echo "node-name: \"$node_name\""
+} >"$etc/$role.yaml.new"
+mv "$etc/$role.yaml.new" "$etc/$role.yaml"
+if [ "$role" = agent ]; then
+  # the token is a secret: an environment file only root reads (agent flags read KUBELING_*)
+  (umask 077 && printf 'KUBELING_SERVER=%s\nKUBELING_TOKEN=%s\n' "$server" "$token" >"$etc/agent.env")
+fi
+if [ -n "$auth" ]; then
+  install -m 600 "$auth" "$etc/registry-auth.json"
+fi
+
+if [ -n "$mirror" ] || [ -n "$insecure" ]; then
+  step "Docker registry settings in $root/etc/docker/daemon.json"
+  mkdir -p "$root/etc/docker"
+  PATH="$(dirname "$node_bin"):$PATH" MIRROR="$mirror" INSECURE="$insecure" FILE="$root/etc/docker/daemon.json" node -e '
+    const fs = require("node:fs");
+    const f = process.env.FILE;
+    const cfg = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8") || "{}") : {};
+    const add = (k, v) => { if (v) cfg[k] = [...new Set([...(cfg[k] ?? []), v])]; };
+    add("registry-mirrors", process.env.MIRROR);
+    add("insecure-registries", process.env.INSECURE);
+    fs.writeFileSync(f, JSON.stringify(cfg, null, 2) + "\n");'
+  if [ "$live" = 1 ] && [ -d /run/systemd/system ]; then systemctl restart docker; fi
+fi
+
+step "systemd unit $units/$unit"
+mkdir -p "$units/multi-user.target.wants"
+args=''
+if [ ${#extra[@]} -gt 0 ]; then printf -v args ' %q' "${extra[@]}"; fi
+sed -e "s|/opt/kubeling|$opt|g" -e "s|/etc/kubeling|$etc|g" -e "s|^\(ExecStart=.*\)$|\1$args|" "$here/deploy/systemd/$unit" >"$units/$unit.new"
+mv "$units/$unit.new" "$units/$unit"
+if [ "$live" = 1 ] && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable docker >/dev/null 2>&1 || true
+  systemctl enable "$unit"
+  systemctl restart "$unit"
+  echo "kubeling $role installed and started: systemctl status $unit; journalctl -u kubeling-$role -f"
+else
+  ln -sf "../$unit" "$units/multi-user.target.wants/$unit" # what `systemctl enable` does
+  echo "kubeling $role installed in ${root:-/} (enabled at boot; systemd does not run here, so nothing was started)"
+fi
+if [ "$role" = server ]; then
+  echo "join a node:  sudo deploy/install.sh agent --server https://${node_ip:-<this host>}:6443 --token \"\$(sudo cat $data/token)\""
+  echo "kubeconfig:   $data/kubeconfig.yaml (for another host: sudo $opt/bin/kubeling kubeconfig --data-dir $data)"
+fi
