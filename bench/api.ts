@@ -89,7 +89,7 @@ interface Server {
 /** startServer spawns `kubeling server` (or `node --cpu-prof cmd/main.ts server` when profDir is set) and waits for /readyz. */
 async function startServer(dataDir: string, profDir?: string): Promise<Server> {
   const port = await freePort();
-  const serverArgs = ['server', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--https-listen-port', String(port), '--disable-agent', '--disable-scheduler', '--disable-controller-manager', '--log-level', 'warn'];
+  const serverArgs = ['server', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--https-listen-port', String(port), '--disable-agent', '--disable-scheduler', '--controllers', 'serviceaccount', '--log-level', 'warn'];
   const node = join(ROOT, '.tools/node/bin/node');
   const [cmd, args] = profDir
     ? [node, ['--disable-warning=ExperimentalWarning', '--cpu-prof', '--cpu-prof-dir', profDir, join(ROOT, 'cmd/main.ts'), ...serverArgs]]

@@ -24,6 +24,7 @@ export interface AgentFlags {
   clusterDomain?: string;
   disableKubeProxy?: boolean;
   proxyMode?: string;
+  registryAuthFile?: string;
   logLevel?: string;
 }
 
@@ -49,7 +50,8 @@ export function agentFlags(cmd: Command, opts: { forServer: boolean }): Command 
     .addOption(flag('--node-label <key=value>', 'label to register the node with (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
     .addOption(flag('--nodeport-addresses <cidrs>', 'where NodePort and LoadBalancer ports listen: comma-separated CIDRs of this node\'s addresses (default: every address)').argParser(collect))
     .addOption(flag('--disable-kube-proxy', 'run no service proxy and no DNS responder on this node', false))
-    .addOption(flag('--proxy-mode <mode>', 'how the service proxy forwards: userspace (sockets in the agent; retries a refusing endpoint) or iptables (kernel DNAT)', 'userspace').choices(['userspace', 'iptables']));
+    .addOption(flag('--proxy-mode <mode>', 'how the service proxy forwards: userspace (sockets in the agent; retries a refusing endpoint) or iptables (kernel DNAT)', 'userspace').choices(['userspace', 'iptables']))
+    .addOption(flag('--registry-auth-file <file>', 'Docker config.json with node-wide registry credentials, used when a pod\'s imagePullSecrets have none for the registry', '/etc/kubeling/registry-auth.json'));
 }
 
 export function agentCommand(): Command {
@@ -108,6 +110,7 @@ export async function startAgent(o: Omit<AgentFlags, 'caFile'> & { caPem: string
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
       disableProxy: !!o.disableKubeProxy,
       proxyMode: o.proxyMode === 'iptables' ? 'iptables' : 'userspace',
+      ...(o.registryAuthFile ? { registryAuthFile: o.registryAuthFile } : {}),
     },
     log,
   );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Registry } from '../pkg/apiserver/registry.ts';
+import type { UserInfo } from '../pkg/apiserver/auth/types.ts';
 import { VERSION } from '../pkg/api/version.ts';
 import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
 import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
@@ -14,10 +15,21 @@ import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
 import { applyConfigFile, collect, flag, parseBool, parseDuration } from './options.ts';
 import { agentFlags, startAgent, type AgentFlags } from './agent.ts';
 
+/**
+ * BOOTSTRAP_USER is who the join token authenticates as: upstream's bootstrap-token user (system:bootstrap:<id>) in
+ * group system:bootstrappers, which may only create and read CertificateSigningRequests (system:node-bootstrapper).
+ */
+export const BOOTSTRAP_USER: UserInfo = { name: 'system:bootstrap:kubeling', groups: ['system:bootstrappers'] };
+
 export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFile'> {
   config?: string;
   dataDir: string;
   bindAddress: string;
+  auditLogPath?: string;
+  auditLogMaxsize?: number;
+  auditLogMaxbackup?: number;
+  auditLogMaxage?: number;
+  auditLogBatchBufferSize?: number;
   httpsListenPort: number;
   advertiseAddress?: string;
   tlsSan: string[];
@@ -67,7 +79,12 @@ export function serverCommand(): Command {
     .addOption(flag('--event-ttl <duration>', 'how long events are kept', '1h').argParser(parseDuration))
     .addOption(flag('--etcd-compaction-interval <duration>', 'how long change history is kept, so watches resume instead of re-listing', '5m').argParser(parseDuration))
     .addOption(flag('--default-not-ready-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/not-ready:NoExecute', 30).argParser(Number))
-    .addOption(flag('--default-unreachable-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/unreachable:NoExecute', 30).argParser(Number));
+    .addOption(flag('--default-unreachable-toleration-seconds <s>', 'toleration added to pods for node.kubernetes.io/unreachable:NoExecute', 30).argParser(Number))
+    .addOption(flag('--audit-log-path <file>', 'write audit events (audit.k8s.io/v1 Event, Metadata level, JSON lines) to this file; - for stdout'))
+    .addOption(flag('--audit-log-maxsize <MB>', 'megabytes the audit log file reaches before it is rotated', 100).argParser(Number))
+    .addOption(flag('--audit-log-maxbackup <n>', 'rotated audit log files to keep (0: all)', 0).argParser(Number))
+    .addOption(flag('--audit-log-maxage <days>', 'days to keep rotated audit log files (0: forever)', 0).argParser(Number))
+    .addOption(flag('--audit-log-batch-buffer-size <n>', 'audit events queued for writing before new ones are dropped (and counted)', 10000).argParser(Number));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
     await applyConfigFile(cmd);
@@ -83,6 +100,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   const nodeIp = o.nodeIp ?? defaultNodeIp();
   const advertise = o.advertiseAddress ?? (o.bindAddress !== '0.0.0.0' && o.bindAddress !== '::' ? o.bindAddress : nodeIp);
   const ips = new Set<string>([nodeIp, advertise]);
+  ips.add((await import('../pkg/apiserver/allocators.ts')).nthAddress(o.serviceCidr || '10.43.0.0/16', 1)); // the kubernetes Service's ClusterIP, which in-cluster clients dial
   const dns = new Set<string>([hostName()]);
   if (o.bindAddress !== '0.0.0.0' && o.bindAddress !== '::') ips.add(o.bindAddress);
   for (const san of o.tlsSan ?? []) (/^[0-9.]+$|:/.test(san) ? ips : dns).add(san);
@@ -98,12 +116,15 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     store,
     logger: log.child({ component: 'apiserver' }),
     tls: { certPem: pki.certPem, keyPem: pki.keyPem, caCertPem: pki.caCertPem },
-    tokens: new Map([
+    serviceAccountKeyPem: pki.serviceAccountKeyPem,
+    serviceAccountAdmission: true,
+    tokens: new Map<string, string | UserInfo>([
       [adminToken, 'admin'],
-      [nodeToken, 'node'],
-      [nodePassword, 'node'],
+      // the join token (and its bare password, as k3s accepts) only bootstraps: CSRs for a node's own certificate
+      [nodeToken, BOOTSTRAP_USER],
+      [nodePassword, BOOTSTRAP_USER],
     ]),
-    kubeletToken: nodePassword,
+    ...(pki.kubeletClientCertPem && pki.kubeletClientKeyPem ? { kubeletClient: { certPem: pki.kubeletClientCertPem, keyPem: pki.kubeletClientKeyPem } } : {}),
     advertiseAddress: advertise,
     eventTtlMs: durationMs(o.eventTtl, '1h'),
     defaultNotReadyTolerationSeconds: Number(o.defaultNotReadyTolerationSeconds ?? 30),
@@ -125,7 +146,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   await writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
   log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
 
-  const controllers = await startControllers(o, api.registry, log);
+  const controllers = await startControllers(o, api.registry, log, pki.caCertPem, { certPem: pki.caCertPem, keyPem: pki.caKeyPem });
 
   let agent: { close(): Promise<void> } | undefined;
   if (!o.disableAgent) {
@@ -158,7 +179,7 @@ function durationMs(v: number | string | undefined, fallback: string): number {
 }
 
 /** startControllers runs the scheduler and the controllers in this process, under leader election, over in-process clients. */
-async function startControllers(o: ServerFlags, registry: Registry, log: Logger): Promise<{ stop(): Promise<void> }> {
+async function startControllers(o: ServerFlags, registry: Registry, log: Logger, rootCaPem: string, signer: { certPem: string; keyPem: string }): Promise<{ stop(): Promise<void> }> {
   const { managerGroups, unknownControllers } = await import('../pkg/controllers/index.ts');
   const list = o.disableControllerManager ? [] : typeof o.controllers === 'string' ? collect(o.controllers) : o.controllers ?? ['*'];
   const unknown = unknownControllers(list);
@@ -176,6 +197,8 @@ async function startControllers(o: ServerFlags, registry: Registry, log: Logger)
       clusterCidr: o.clusterCidr ?? '10.42.0.0/16',
       nodeCidrMaskSize: Number(o.nodeCidrMaskSize ?? 24),
       workers: 5,
+      rootCaPem,
+      signer,
     },
     groups,
   });

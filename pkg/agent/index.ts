@@ -16,6 +16,7 @@ import { asStartupError, NodeRegistrar } from '../kubelet/node.ts';
 import { DockerRuntime, parseDockerHost } from '../kubelet/runtime/index.ts';
 import type { ContainerRuntime } from '../kubelet/runtime/index.ts';
 import { startKubeletServer } from '../kubelet/server.ts';
+import { certFiles, clientRequest, ensureCertificate, loadPair, requestCertificate, servingRequest, stillValid, storePair, usable, type ServingCert } from '../kubelet/servingcert.ts';
 import { hostRunner, startPodNetwork, teardownNetwork, type PodNetwork } from '../network/index.ts';
 import { startProxy, teardownProxyRules, type ProxyMode, type ServiceProxy } from '../proxy/index.ts';
 
@@ -38,6 +39,8 @@ export interface AgentConfig {
   disableProxy?: boolean;
   /** proxyMode is kube-proxy's --proxy-mode: userspace (default) or iptables */
   proxyMode?: ProxyMode;
+  /** registryAuthFile: node-wide registry credentials (a Docker config.json), used when pull secrets have none */
+  registryAuthFile?: string;
   /** runtime replaces the Docker runtime (hollow nodes in benchmarks). */
   runtime?: ContainerRuntime;
 }
@@ -56,6 +59,9 @@ export interface ClusterConfig {
   clusterDNS: string;
   clusterDomain: string;
 }
+
+/** SERVING_WAIT_MS bounds how long pod sync waits for the serving certificate at start. */
+const SERVING_WAIT_MS = 30_000;
 
 const DEFAULT_CONFIG: ClusterConfig = { clusterCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', clusterDNS: '10.43.0.10', clusterDomain: 'cluster.local' };
 
@@ -76,16 +82,46 @@ async function hostResolvConf(log: Logger): Promise<ResolvConf> {
 }
 
 /**
- * runAgent joins the cluster with the node token: checks the token, starts the HTTPS endpoint, registers the Node
- * (with the endpoint's port), then brings up the pod network, the service proxy and DNS, and syncs pods. Rejects
- * with `Unauthorized: the server rejected the node token` when the API refuses the token.
+ * nodeClientCertificate is kubelet TLS bootstrapping: the stored client certificate (system:node:<name> from the
+ * cluster CA) while it is fresh; else a new one through a CertificateSigningRequest — sent with the node's own
+ * certificate while it is still valid (renewal), otherwise with the join token (group system:bootstrappers).
+ */
+async function nodeClientCertificate(cfg: AgentConfig, pkiDir: string, log: Logger): Promise<ServingCert> {
+  const files = certFiles(pkiDir, 'client');
+  const cn = `system:node:${cfg.nodeName}`;
+  const stored = await loadPair(files);
+  if (stored && usable(stored, { caPem: cfg.caPem, cn })) return stored;
+  const renewing = !!stored && stillValid(stored, cfg.caPem, cn);
+  log.info({ node: cfg.nodeName, with: renewing ? 'node certificate' : 'join token' }, 'requesting a client certificate');
+  const c = new Client({ server: cfg.server, token: renewing ? '' : cfg.token, ...(renewing ? { cert: stored } : {}), caPem: cfg.caPem, userAgent: `kubeling-agent/${cfg.nodeName}` });
+  try {
+    const fresh = await requestCertificate(c, clientRequest(cfg.nodeName), log);
+    await storePair(files, fresh);
+    return fresh;
+  } finally {
+    await c.close();
+  }
+}
+
+/**
+ * runAgent joins the cluster: gets its client certificate with the join token (TLS bootstrapping), then as
+ * system:node:<name> starts the HTTPS endpoint, registers the Node (with the endpoint's port), asks for the endpoint's
+ * serving certificate, brings up the pod network, the service proxy and DNS, and syncs pods. Rejects with
+ * `Unauthorized: the server rejected the node token` when the API refuses the token.
  */
 export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
-  const client = new Client({ server: cfg.server, token: cfg.token, caPem: cfg.caPem, userAgent: `kubeling-agent/${cfg.nodeName}` });
-  const nodeInfo = lookupKind('v1', 'Node')!;
+  const dataDir = resolve(cfg.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const pkiDir = join(dataDir, 'pki');
+  let identity: ServingCert;
+  try {
+    identity = await nodeClientCertificate(cfg, pkiDir, log.child({ component: 'certificate' }));
+  } catch (err) {
+    throw asStartupError(err);
+  }
+  const client = new Client({ server: cfg.server, token: '', cert: identity, caPem: cfg.caPem, userAgent: `kubeling-agent/${cfg.nodeName}` });
   let config: ClusterConfig;
   try {
-    await client.getOrUndefined(nodeInfo, undefined, cfg.nodeName);
     config = await clusterConfig(client);
   } catch (err) {
     await client.close();
@@ -93,17 +129,19 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
   }
   if (cfg.clusterDNS) config.clusterDNS = cfg.clusterDNS;
   if (cfg.clusterDomain) config.clusterDomain = cfg.clusterDomain;
-  const dataDir = resolve(cfg.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const cluster = clusterId(cfg.caPem);
   const runtime = cfg.runtime ?? new DockerRuntime({ ...(cfg.dockerHost ? { host: cfg.dockerHost } : {}), cluster, logger: log.child({ component: 'runtime' }) });
   const events = new EventRecorder(client, { component: 'kubelet', host: cfg.nodeName }, log.child({ component: 'events' }));
   let kubelet: Kubelet | undefined;
+  const servingFiles = certFiles(pkiDir, 'serving');
+  const servingWant = { caPem: cfg.caPem, cn: `system:node:${cfg.nodeName}`, ips: [cfg.nodeIp], dns: [cfg.nodeName] };
+  const storedServing = await loadPair(servingFiles);
+  const servingReady = !!storedServing && usable(storedServing, servingWant);
   const server = await startKubeletServer({
     host: cfg.nodeIp,
     port: cfg.kubeletPort,
-    token: cfg.token,
-    certDir: join(dataDir, 'pki'),
+    caPem: cfg.caPem,
+    ...(servingReady ? { cert: storedServing } : {}),
     runtime,
     log: log.child({ component: 'kubelet-server' }),
     pods: {
@@ -121,6 +159,14 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
     throw asStartupError(err);
   }
   events.event({ kind: 'Node', name: cfg.nodeName, uid: cfg.nodeName }, 'Normal', 'Starting', 'Starting kubelet.');
+  let servingIssued: Promise<unknown> = Promise.resolve();
+  if (!servingReady) {
+    // the serving certificate is asked for once the Node (whose addresses the approver checks) exists, as kubelet's
+    // server TLS bootstrap; until it is issued the endpoint completes no handshake
+    servingIssued = ensureCertificate(servingFiles, servingWant, () => requestCertificate(client, servingRequest(cfg.nodeName, cfg.nodeName, cfg.nodeIp), log.child({ component: 'certificate' })))
+      .then((c) => server.setCertificate(c))
+      .catch((err) => log.error({ err }, 'cannot get a serving certificate; logs, exec and port-forward to this node fail until the agent restarts'));
+  }
 
   const informers = new SharedInformerFactory(client, log.child({ component: 'informers' }));
   const services = informers.informerFor(lookupKind('v1', 'Service')!);
@@ -145,6 +191,10 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
     }
   }
   const resolvConf = await hostResolvConf(log);
+  // pods start once the endpoint can serve their logs and exec (bounded: an approver that never answers only costs
+  // those until the certificate arrives)
+  const waited = await Promise.race([servingIssued.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), SERVING_WAIT_MS).unref())]);
+  if (!waited) log.warn({ waitedMs: SERVING_WAIT_MS }, 'no serving certificate yet; starting pods anyway (logs, exec and port-forward answer once it is issued)');
   kubelet = new Kubelet({
     client,
     runtime,
@@ -154,6 +204,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<Agent> {
     dataDir,
     log: log.child({ component: 'kubelet' }),
     allocatable: () => registrar.allocatable(),
+    ...(cfg.registryAuthFile ? { registryAuthFile: cfg.registryAuthFile } : {}),
     ...(network ? { podNetwork: network } : {}),
     dns: { clusterDNS: config.clusterDNS, clusterDomain: config.clusterDomain, hostResolvConf: resolvConf },
     services: (namespace: string): KubeObject[] => [...services.list(namespace), ...(namespace === 'default' ? [] : services.list('default').filter((s) => s.metadata.name === 'kubernetes'))],

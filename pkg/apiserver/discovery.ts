@@ -5,6 +5,7 @@ function subresourceKind(info: ResourceInfo, sub: string): { group: string; vers
   if (sub === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
   if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' };
   if (sub === 'eviction') return { group: 'policy', version: 'v1', kind: 'Eviction' };
+  if (sub === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
   if (sub === 'log' || sub === 'exec' || sub === 'attach' || sub === 'portforward' || sub === 'proxy') return { group: '', version: 'v1', kind: sub === 'exec' ? 'PodExecOptions' : sub === 'attach' ? 'PodAttachOptions' : sub === 'portforward' ? 'PodPortForwardOptions' : sub === 'proxy' ? `${info.kind}ProxyOptions` : info.kind };
   return { group: info.group, version: info.version, kind: info.kind };
 }
@@ -22,6 +23,7 @@ function subresourceVerbs(sub: string): string[] {
       return ['create', 'get'];
     case 'binding':
     case 'eviction':
+    case 'token':
       return ['create'];
     case 'finalize':
       return ['update'];

@@ -1,5 +1,7 @@
 // apiserver: the HTTPS Kubernetes API (fastify): auth, discovery, OpenAPI, CRUD, watch, subresources, tables.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,7 +14,7 @@ import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
 import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
-import { aggregatedDiscoveryVersion, decodeBody, mediaType, parseListLimit, responseShape, type ResponseShape } from './negotiate.ts';
+import { aggregatedDiscoveryVersion, decodeBodyAsync, mediaType, parseListLimit, responseShape, type ResponseShape } from './negotiate.ts';
 import { openapiRoot, openapiGroupVersion, openapiV2, OPENAPI_V2_PROTOBUF } from './openapi.ts';
 import { Registry, deleteOptionsFrom, withTypeMeta, type ClusterConfig, type PatchType, type WriteOptions, type DeleteOptions } from './registry.ts';
 import { nthAddress, parseCidr, parsePortRange } from './allocators.ts';
@@ -20,6 +22,9 @@ import { NodeProxy } from './nodeproxy.ts';
 import { ServiceProxy, parseProxyPath } from './serviceproxy.ts';
 import type { CacheTarget } from './watchcache.ts';
 import { Auth, type UserInfo } from './auth/index.ts';
+import { ANONYMOUS, GROUPS } from './auth/types.ts';
+import { ConnectionTable, HTTP_ON_HTTPS, Inflight, TLS_HANDSHAKE, TOO_MANY_REQUESTS, WatchBudget, classify, looksLikeHttp, resolveLimits, type ApiLimits } from './limits.ts';
+import { OffloadPool } from './offload.ts';
 
 export { Registry, CLUSTER_CONFIG, type ClusterConfig } from './registry.ts';
 
@@ -36,8 +41,8 @@ export interface ApiServerOptions {
   tokens: Map<string, string | UserInfo>;
   /** the address clients should use (discovery's serverAddressByClientCIDRs) */
   advertiseAddress?: string;
-  /** the bearer token presented to node agents when proxying logs/exec/port-forward */
-  kubeletToken?: string;
+  /** the client certificate presented to node agents when proxying logs/exec/port-forward (CN kube-apiserver-kubelet-client) */
+  kubeletClient?: { certPem: string; keyPem: string };
   /** --event-ttl: Events whose last activity is older are deleted (default 1 h) */
   eventTtlMs?: number;
   /** --default-not-ready-toleration-seconds (DefaultTolerationSeconds admission; default 30, upstream 300) */
@@ -49,6 +54,12 @@ export interface ApiServerOptions {
    * --service-node-port-range), published in ConfigMap kube-system/kubeling-config; unset keys take the defaults
    */
   cluster?: Partial<ClusterConfig>;
+  /** the key service-account tokens are signed with (PEM; DATA/tls/service.key); an in-memory key when absent */
+  serviceAccountKeyPem?: string;
+  /** the ServiceAccount admission plugin (`kubeling server` turns it on; embedded test servers without controllers leave it off) */
+  serviceAccountAdmission?: boolean;
+  /** connection, request and watch bounds (limits.ts); unset keys come from KUBELING_API_LIMITS, then the defaults */
+  limits?: Partial<ApiLimits>;
 }
 
 /**
@@ -76,9 +87,9 @@ export interface ApiServer {
   registry: Registry;
   listen(port: number, host: string): Promise<{ port: number }>;
   close(): Promise<void>;
+  /** counters of the limits, for tests and benches */
+  limitStats(): { connections: ConnectionTable['stats']; inflight: Inflight['count']; rejected: number; watchBytes: number; watchStreams: number; watchesClosed: number };
 }
-
-const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024;
 
 /** createApiServer wires the registry over the store into a fastify app; call listen() to serve. */
 export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -89,8 +100,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     defaultUnreachableTolerationSeconds: opts.defaultUnreachableTolerationSeconds,
     serviceCidr: cluster.serviceCIDR,
     serviceNodePortRange: cluster.serviceNodePortRange,
+    serviceAccountKeyPem: opts.serviceAccountKeyPem,
+    serviceAccountAdmission: opts.serviceAccountAdmission,
   });
-  registry.watchCacheOptions = { watcherQueueBytes: WATCH_BUFFER_LIMIT };
+  const limits = resolveLimits(opts.limits, process.env.KUBELING_API_LIMITS);
+  registry.watchCacheOptions = { watcherQueueBytes: limits.watcherQueueBytes };
   await registry.start();
   await registry.ensureClusterConfig(cluster);
   const auth = new Auth({ registry, tokens: opts.tokens, log: log.child({ component: 'auth' }) });
@@ -99,32 +113,66 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const users = new WeakMap<IncomingMessage, UserInfo>();
   const eventSweep = startEventSweep(registry, opts.eventTtlMs ?? DEFAULT_EVENT_TTL_MS, log);
   const nodeProxy = new NodeProxy(registry, opts.tls.caCertPem, log.child({ component: 'nodeproxy' }));
-  nodeProxy.kubeletToken = opts.kubeletToken ?? '';
+  if (opts.kubeletClient) nodeProxy.clientCert = opts.kubeletClient;
   const serviceProxy = new ServiceProxy(registry, log.child({ component: 'serviceproxy' }));
   const openWatches = new Set<() => void>();
+  const conns = new ConnectionTable(limits);
+  const inflight = new Inflight(limits);
+  const watchBudget = new WatchBudget(limits.watchBudgetBytes, limits.watchBudgetPerUserBytes);
+  const offload = new OffloadPool();
+  const parseYaml = (text: string) => offload.run('yaml', text);
+  const readBody = (req: FastifyRequest, contentType = req.headers['content-type']) => decodeBodyAsync(req.body as Buffer | undefined, contentType, decodeKubernetesProtobuf, parseYaml);
 
   const app = Fastify({
     logger: false,
     // client certificates are asked for, not required: the chain is verified against the cluster CA and the
     // request handler reads the verdict (socket.authorized), as upstream's x509 authenticator does
-    https: { key: opts.tls.keyPem, cert: opts.tls.certPem, ca: opts.tls.caCertPem, requestCert: true, rejectUnauthorized: false },
+    // the timeouts bound every stage of a request a client could drag out: the handshake, the headers, the whole
+    // request with its body (checked every quarter of it), the idle keep-alive connection
+    https: {
+      key: opts.tls.keyPem,
+      cert: opts.tls.certPem,
+      ca: opts.tls.caCertPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.min(limits.requestTimeoutMs || Infinity, limits.headersTimeoutMs || Infinity) / 4)),
+    },
     bodyLimit: 3 * 1024 * 1024,
-    keepAliveTimeout: 60_000,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
   } as any) as unknown as FastifyInstance;
+  guardConnections(app.server as HttpsServer, conns, limits);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   // authentication, impersonation and authorization of every request, before anything else reads it
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const [rawPath, query = ''] = req.url.split('?', 2);
     const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') || '/' : rawPath;
     const u = auth.user(req.raw, path);
     const user = u instanceof Promise ? await u : u;
     if (!user) return;
     users.set(req.raw, user);
-    if (!Auth.mayBypass(user)) await auth.check(user, req.method, path, new URLSearchParams(query));
+    if (user.name !== ANONYMOUS) conns.authenticated(req.socket.remoteAddress, req.socket.remotePort);
+    // upstream's max-in-flight filter sits between authentication and authorization
+    const params = new URLSearchParams(query);
+    const release = inflight.enter(classify(req.method, path, params), user.groups.includes(GROUPS.masters));
+    if (!release) {
+      reply
+        .code(429)
+        .header('retry-after', TOO_MANY_REQUESTS.retryAfter)
+        .header('content-type', 'text/plain; charset=utf-8')
+        .header('x-content-type-options', 'nosniff')
+        .send(TOO_MANY_REQUESTS.body);
+      return reply;
+    }
+    reply.raw.once('close', release);
+    if (!Auth.mayBypass(user)) await auth.check(user, req.method, path, params);
   });
 
   // services/pods proxy subresources: taken over before the body is read, so request bodies stream to the backend
@@ -216,8 +264,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       if (method !== 'POST' || name) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       const user = users.get(req.raw);
       if (!user) throw errors.unauthorized();
-      const b = decodeBody(req.body as Buffer | undefined, req.headers['content-type'], decodeKubernetesProtobuf);
-      return json(reply, 201, await auth.review(info, ns, b, user));
+      return json(reply, 201, await auth.review(info, ns, await readBody(req), user));
     }
     const shape = responseShape(accept);
     const wopts: WriteOptions = {
@@ -225,13 +272,14 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       fieldManager: q.get('fieldManager') ?? managerFromUserAgent(req.headers['user-agent']),
       fieldValidation: parseFieldValidation(q.get('fieldValidation')),
       warnings: [],
+      user: users.get(req.raw),
     };
     if (q.has('dryRun') && !q.getAll('dryRun').every((v) => v === 'All')) throw errors.badRequest(`Invalid dry run value: ${q.get('dryRun')}`);
     const reply200 = (code: number, obj: KubeObject) => {
       if (wopts.warnings?.length) reply.header('warning', wopts.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', '));
       return renderObject(reply, info, obj, shape, code);
     };
-    const body = () => decodeBody(req.body as Buffer | undefined, req.headers['content-type'], decodeKubernetesProtobuf);
+    const body = () => readBody(req);
 
     // Pod streaming subresources go to the node agent.
     if (sub === 'log' || sub === 'exec' || sub === 'attach' || sub === 'portforward') {
@@ -276,7 +324,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       }
       if (method === 'POST') {
         if (info.namespaced && ns === undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
-        const created = await registry.create(info, ns, body(), wopts);
+        const created = await registry.create(info, ns, await body(), wopts);
         return reply200(201, created);
       }
       if (method === 'DELETE') {
@@ -293,16 +341,20 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     if (sub === 'scale') {
       if (method === 'GET') return json(reply, 200, await registry.getScale(info, ns, name));
       if (method === 'PUT') {
-        const b = body() as KubeObject;
+        const b = (await body()) as KubeObject;
         return json(reply, 200, await registry.updateScale(info, ns, name, () => b, wopts));
       }
-      if (method === 'PATCH') return json(reply, 200, await registry.patchScale(info, ns, name, patchType(req.headers['content-type']), body(), wopts));
+      if (method === 'PATCH') return json(reply, 200, await registry.patchScale(info, ns, name, patchType(req.headers['content-type']), await body(), wopts));
       throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    }
+    if (sub === 'token') {
+      if (method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+      return json(reply, 201, await registry.createToken(ns!, name, await body(), wopts));
     }
     if (sub === 'binding' || sub === 'eviction') {
       if (method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-      if (sub === 'binding') await registry.bind(ns!, name, body(), wopts);
-      else await registry.evict(ns!, name, body(), wopts.dryRun);
+      if (sub === 'binding') await registry.bind(ns!, name, await body(), wopts);
+      else await registry.evict(ns!, name, await body(), wopts.dryRun);
       return json(reply, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
     if (sub === 'proxy') throw errors.notFoundPath();
@@ -316,11 +368,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
         return reply200(200, await registry.get(info, ns, name));
       }
       case 'PUT': {
-        return reply200(200, await registry.update(info, ns, name, body(), wopts, sub));
+        return reply200(200, await registry.update(info, ns, name, await body(), wopts, sub));
       }
       case 'PATCH': {
         const type = patchType(req.headers['content-type']);
-        const p = decodeBody(req.body as Buffer | undefined, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json', decodeKubernetesProtobuf);
+        const p = await readBody(req, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json');
         const force = q.get('force') === 'true';
         if (force && type !== 'apply') throw errors.badRequest('force is only allowed for apply patches');
         const r = await registry.patch(info, ns, name, type, p, { ...wopts, force }, sub);
@@ -345,35 +397,44 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     let closed = false;
     let stop: (() => void) | undefined;
     const timers: NodeJS.Timeout[] = [];
-    const finish = () => {
+    // a stream closed for holding too much unsent output is destroyed, not ended: ending would keep the unsent
+    // bytes until the stalled client read them, and they are what must be given back
+    const finish = (overflowed = false) => {
       if (closed) return;
       closed = true;
       stop?.();
+      budget.release();
       for (const t of timers) clearTimeout(t), clearInterval(t);
       openWatches.delete(finish);
-      res.end();
+      if (overflowed) res.destroy();
+      else res.end();
     };
     openWatches.add(finish);
-    res.on('close', finish);
+    res.on('close', () => finish());
+    // every watch stream's unsent bytes count against the budget of all watchers and of its user
+    const budget = watchBudget.add(users.get(req.raw)?.name ?? '', () => res.writableLength, () => finish(true));
     const write = (type: string, object: unknown) => {
       if (closed) return;
       res.write(JSON.stringify({ type, object }) + '\n');
+      budget.report(res.writableLength);
     };
     const render = (obj: KubeObject) => (shape === 'table' ? tableFor(info, [obj], { now: new Date(), includeObject: includeObject(q) }) : shape === 'partial-metadata' ? partialMetadata(obj) : obj);
     // JSON watchers write the cache's shared line; tables and metadata-only shapes render their own. The response's
-    // unsent bytes are this watcher's queue: the cache closes the stream when they pass its bound (WATCH_BUFFER_LIMIT).
+    // unsent bytes are this watcher's queue: the cache closes the stream when they pass its bound (watcherQueueBytes).
     const target: CacheTarget = {
       deliver: (d) => {
         if (closed) return 0;
         res.write(shape === 'object' ? d.line() : JSON.stringify({ type: d.type, object: render(d.object()) }) + '\n');
-        return res.writableLength;
+        const queued = res.writableLength;
+        budget.report(queued);
+        return queued;
       },
-      close: () => finish(),
+      close: () => finish(true),
     };
     let bookmarkRevision = () => 0;
     const started = Date.now();
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
-    timers.push(setTimeout(finish, (timeout > 0 ? timeout : 1800 + Math.random() * 1800) * 1000));
+    timers.push(setTimeout(() => finish(), (timeout > 0 ? timeout : 1800 + Math.random() * 1800) * 1000));
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const sendInitialEvents = q.get('sendInitialEvents') === 'true';
     // a bookmark carries the newest revision whose events this watcher has all been sent, never the store's newest
@@ -411,6 +472,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const [pathname, query = ''] = (req.url ?? '').split('?', 2);
     try {
       const user = await auth.user(req, pathname);
+      if (user && user.name !== ANONYMOUS) conns.authenticated(req.socket.remoteAddress, req.socket.remotePort);
       // a WebSocket exec/attach/port-forward is a GET; upstream also requires `create` on it (as SPDY's POST has)
       if (user) await auth.check(user, req.method ?? 'GET', pathname, new URLSearchParams(query), /\/(exec|attach|portforward)$/.test(pathname) ? 'create' : undefined);
     } catch (err) {
@@ -444,6 +506,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   return {
     app,
     registry,
+    limitStats: () => ({ connections: conns.stats, inflight: { ...inflight.count }, rejected: inflight.rejected, watchBytes: watchBudget.bytes, watchStreams: watchBudget.streams, watchesClosed: watchBudget.closed }),
     async listen(port: number, host: string) {
       await app.listen({ port, host });
       const addr = app.server.address();
@@ -456,6 +519,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       clearInterval(eventSweep);
       auth.stop();
       for (const f of [...openWatches]) f();
+      offload.close();
       registry.stop();
       await app.close();
     },
@@ -463,6 +527,33 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 }
 
 const LIST_PAGE = 500;
+
+/**
+ * guardConnections puts the connection table and a first-byte check in front of TLS: each TCP connection is admitted
+ * (or refused, or makes an older unauthenticated one go), must send its first byte within the handshake timeout, and
+ * plain HTTP gets Go's 400 instead of a TLS alert; a TLS ClientHello goes on to the server's own TLS listener.
+ */
+function guardConnections(server: HttpsServer, conns: ConnectionTable, limits: ApiLimits): void {
+  const tlsListeners = server.listeners('connection') as ((s: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', () => {}); // a reset before the handshake is no server error
+    if (!conns.open(socket)) return;
+    const timer = setTimeout(() => socket.destroy(), limits.handshakeTimeoutMs || 10_000);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('data', (first: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) {
+        for (const l of tlsListeners) l.call(server, socket);
+        return;
+      }
+      if (looksLikeHttp(first)) socket.end(HTTP_ON_HTTPS);
+      else socket.destroy();
+    });
+  });
+}
 
 /**
  * streamList writes a list page by page, waiting for the socket between pages. Every page is read at the first

@@ -1,7 +1,8 @@
-// nodeproxy: forwards pods/log, exec, attach and portforward to the agent (kubelet endpoint) of the pod's node.
+// nodeproxy: forwards pods/log, exec, attach and portforward to the agent (kubelet endpoint) of the pod's node, over TLS verified against the cluster CA and the node's name, as the API server's kubelet client.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
+import net from 'node:net';
+import tls, { type PeerCertificate } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { errors, ApiError } from '../api/errors.ts';
@@ -15,13 +16,26 @@ const nodeInfo = lookupKind('v1', 'Node')!;
 /** kubelet URL paths, as upstream's kubelet serves them */
 const KUBELET_PATH: Record<string, string> = { log: 'containerLogs', exec: 'exec', attach: 'attach', portforward: 'portForward' };
 
+/**
+ * checkKubeletIdentity verifies an agent's serving certificate beyond the CA chain: it must name the address dialled
+ * (IP SAN, tls.checkServerIdentity) and belong to the node (CN system:node:<node>, as kubelet-serving CSRs ask).
+ * Returns the error to fail the handshake with, or undefined.
+ */
+export function checkKubeletIdentity(node: string, host: string, cert: PeerCertificate): Error | undefined {
+  const e = tls.checkServerIdentity(host, cert);
+  if (e) return new Error(`x509: the node agent's certificate does not name ${host}: ${e.message}`);
+  const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+  if (cn !== `system:node:${node}`) return new Error(`x509: the node agent's certificate is for "${cn ?? ''}", not for node "${node}" (system:node:${node})`);
+  return undefined;
+}
+
 /** NodeProxy finds the pod's node and relays the request to its kubelet endpoint over TLS. */
 export class NodeProxy {
   private readonly registry: Registry;
   private readonly log: Logger;
   private readonly caPem: string;
-  /** the bearer token the API server presents to kubelets */
-  kubeletToken = '';
+  /** the client certificate the API server presents to agents (CN kube-apiserver-kubelet-client) */
+  clientCert: { certPem: string; keyPem: string } | undefined;
 
   constructor(registry: Registry, caPem: string, log: Logger) {
     this.registry = registry;
@@ -30,7 +44,7 @@ export class NodeProxy {
   }
 
   /** target resolves pod → container → node address and the kubelet path for a subresource request. */
-  async target(ns: string, name: string, sub: string, query: string): Promise<{ host: string; port: number; path: string }> {
+  async target(ns: string, name: string, sub: string, query: string): Promise<{ host: string; port: number; path: string; node: string }> {
     const pod = await this.registry.get(podInfo, ns, name);
     const q = new URLSearchParams(query);
     let path: string;
@@ -62,7 +76,18 @@ export class NodeProxy {
     const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
     if (!addr) throw errors.badRequest(`node "${nodeName}" has no InternalIP address`);
     const qs = q.toString();
-    return { host: addr, port, path: qs ? `${path}?${qs}` : path };
+    return { host: addr, port, path: qs ? `${path}?${qs}` : path, node: nodeName };
+  }
+
+  /** tlsOptions verify the agent (cluster CA, its address, its node name) and present the API server's client certificate. */
+  private tlsOptions(t: { host: string; node: string }): tls.ConnectionOptions {
+    return {
+      ca: this.caPem,
+      ...(this.clientCert ? { cert: this.clientCert.certPem, key: this.clientCert.keyPem } : {}),
+      rejectUnauthorized: true,
+      ...(net.isIP(t.host) ? {} : { servername: t.host }),
+      checkServerIdentity: (host, cert) => checkKubeletIdentity(t.node, host, cert),
+    };
   }
 
   /** proxyHttp relays a plain (non-upgrade) request, e.g. pods/log with follow. */
@@ -72,7 +97,7 @@ export class NodeProxy {
       const t = await this.target(ns, name, sub, query);
       await new Promise<void>((resolve) => {
         const up = https.request(
-          { host: t.host, port: t.port, path: t.path, method: 'GET', headers: { authorization: `Bearer ${this.kubeletToken}` }, ca: this.caPem, rejectUnauthorized: false, servername: undefined },
+          { host: t.host, port: t.port, path: t.path, method: 'GET', agent: false, ...this.tlsOptions(t) },
           (ur) => {
             res.writeHead(ur.statusCode ?? 502, { 'content-type': ur.headers['content-type'] ?? 'text/plain', 'cache-control': 'no-cache' });
             res.flushHeaders();
@@ -97,7 +122,7 @@ export class NodeProxy {
   /** proxyUpgrade re-sends the upgrade request to the kubelet and then pipes bytes both ways. */
   async proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ns: string, name: string, sub: string, query: string): Promise<void> {
     const t = await this.target(ns, name, sub, query);
-    const up = tls.connect({ host: t.host, port: t.port, ca: this.caPem, rejectUnauthorized: false });
+    const up = tls.connect({ host: t.host, port: t.port, ...this.tlsOptions(t) });
     await new Promise<void>((resolve, reject) => {
       up.once('secureConnect', resolve);
       up.once('error', (e) => reject(errors.serviceUnavailable(`error dialing the node agent for pod ${name}: ${e.message}`)));
@@ -108,7 +133,7 @@ export class NodeProxy {
       if (k === 'authorization' || k === 'host') continue;
       lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     }
-    lines.push(`Host: ${t.host}:${t.port}`, `Authorization: Bearer ${this.kubeletToken}`);
+    lines.push(`Host: ${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`);
     up.write(lines.join('\r\n') + '\r\n\r\n');
     if (head.length) up.write(head);
     socket.pipe(up);

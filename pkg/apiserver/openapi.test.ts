@@ -20,7 +20,7 @@ function refsIn(x: unknown, out: string[] = []): string[] {
 describe('openapiRoot', () => {
   it('lists every served group-version with a stable hash URL', () => {
     const root = openapiRoot() as { paths: Record<string, { serverRelativeURL: string }> };
-    expect(Object.keys(root.paths)).toEqual(['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/rbac.authorization.k8s.io/v1', 'apis/authentication.k8s.io/v1', 'apis/authorization.k8s.io/v1']);
+    expect(Object.keys(root.paths)).toEqual(['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/certificates.k8s.io/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/rbac.authorization.k8s.io/v1', 'apis/authentication.k8s.io/v1', 'apis/authorization.k8s.io/v1']);
     for (const [k, v] of Object.entries(root.paths)) expect(v.serverRelativeURL).toMatch(new RegExp(`^/openapi/v3/${k.replace(/\./g, '\\.')}\\?hash=[0-9A-F]{128}$`));
     expect(openapiRoot()).toEqual(root);
   });

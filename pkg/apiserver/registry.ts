@@ -1,5 +1,7 @@
 // registry: the generic REST semantics of every resource (create, update, patch, delete, list, watch) over the Store.
 import { randomUUID } from 'node:crypto';
+import { admitCreate, admitUpdate } from './admission/noderestriction.ts';
+import type { UserInfo } from './auth/types.ts';
 import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
@@ -14,7 +16,11 @@ import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, typ
 import { ServiceAllocator, dropTypeDependentFields, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
+import type { ServiceAccount, Pod } from 'kubernetes-types/core/v1.js';
+import type { TokenRequest, TokenRequestSpec } from 'kubernetes-types/authentication/v1.js';
 import { DecodeError, decodeObject, findUnknownFields } from './schema.ts';
+import { ServiceAccountTokens } from './auth/serviceaccount.ts';
+import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
 
 /** RequestOptions are the per-request knobs of a write (query parameters). */
 export interface WriteOptions {
@@ -25,6 +31,8 @@ export interface WriteOptions {
   warnings?: string[];
   /** internal: the body's managedFields were computed by server-side apply; keep them */
   keepManagedFields?: boolean;
+  /** who writes (admission: NodeRestriction, CSR requester); undefined = an in-process component */
+  user?: UserInfo;
 }
 
 /** DeleteOptions are the client contract's: the registry applies exactly what a client can ask for. */
@@ -86,7 +94,22 @@ export interface RegistryOptions {
   serviceCidr?: string;
   /** --service-node-port-range (default 30000-32767) */
   serviceNodePortRange?: string;
+  /** --service-account-signing-key-file's key (PEM, EC P-256 or RSA); an in-memory key when absent */
+  serviceAccountKeyPem?: string;
+  /** --service-account-issuer (default https://kubernetes.default.svc.cluster.local) */
+  serviceAccountIssuer?: string;
+  /**
+   * the ServiceAccount admission plugin (upstream enables it by default; the API server turns it on, a bare registry
+   * in unit tests leaves it off as there is no serviceaccount controller to make `default`)
+   */
+  serviceAccountAdmission?: boolean;
 }
+
+/** MIN_TOKEN_SECONDS / MAX_TOKEN_SECONDS bound a TokenRequest's expirationSeconds (upstream: 10 minutes, 2^32 s). */
+const MIN_TOKEN_SECONDS = 600;
+const MAX_TOKEN_SECONDS = 2 ** 32;
+/** DEFAULT_TOKEN_SECONDS is a TokenRequest's default expirationSeconds (1 hour). */
+const DEFAULT_TOKEN_SECONDS = 3600;
 
 /**
  * ClusterConfig is what the server publishes in ConfigMap `kube-system/kubeling-config` for the agents (their
@@ -105,10 +128,14 @@ export const CLUSTER_CONFIG = { namespace: 'kube-system', name: 'kubeling-config
 
 /** Registry implements the API's object semantics; the HTTP layer only parses and renders. */
 export class Registry {
+  /** escalation: RBAC escalation prevention for Role/ClusterRole/binding writes by a user (set by the API server once auth exists) */
+  escalation?: (user: UserInfo | undefined, info: ResourceInfo, obj: KubeObject, old?: KubeObject) => Promise<void>;
   readonly store: Store;
   readonly allocator: ServiceAllocator;
   private readonly log: Logger;
-  private readonly options: Required<Omit<RegistryOptions, 'serviceCidr' | 'serviceNodePortRange'>>;
+  private readonly options: Required<Omit<RegistryOptions, 'serviceCidr' | 'serviceNodePortRange' | 'serviceAccountKeyPem' | 'serviceAccountIssuer'>>;
+  /** serviceAccountTokens signs TokenRequests and authenticates the tokens (the API's auth uses it too) */
+  readonly serviceAccountTokens: ServiceAccountTokens;
   /** namespaces: name → phase, kept current by a store watch (saves a read on every namespaced create) */
   private readonly namespaces = new Map<string, 'Active' | 'Terminating'>();
   private namespaceWatch: { stop(): void } | undefined;
@@ -116,8 +143,9 @@ export class Registry {
   constructor(store: Store, log: Logger, options: RegistryOptions = {}) {
     this.store = store;
     this.log = log;
-    const { serviceCidr, serviceNodePortRange, ...rest } = options;
-    this.options = { defaultNotReadyTolerationSeconds: 30, defaultUnreachableTolerationSeconds: 30, ...stripUndefined(rest) };
+    const { serviceCidr, serviceNodePortRange, serviceAccountKeyPem, serviceAccountIssuer, ...rest } = options;
+    this.options = { defaultNotReadyTolerationSeconds: 30, defaultUnreachableTolerationSeconds: 30, serviceAccountAdmission: false, ...stripUndefined(rest) };
+    this.serviceAccountTokens = new ServiceAccountTokens({ keyPem: serviceAccountKeyPem, issuer: serviceAccountIssuer, lookup: (resource, ns, name) => this.store.get(resource, ns, name) });
     this.allocator = new ServiceAllocator(serviceCidr ?? '10.43.0.0/16', serviceNodePortRange ?? '30000-32767');
   }
 
@@ -387,7 +415,9 @@ export class Registry {
     else delete meta.generation;
     this.prepareForCreate(info, obj);
     applyDefaults(info, obj);
-    this.admit(info, obj);
+    await this.admit(info, obj);
+    admitCreate(info, obj, opts.user);
+    await this.escalation?.(opts.user, info, obj);
     this.throwIfInvalid(info, obj, validate(info, obj));
     if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
     let allocation: Allocation | undefined;
@@ -407,11 +437,13 @@ export class Registry {
   }
 
   /**
-   * admit runs the mutating admission upstream applies on create after defaulting: DefaultTolerationSeconds gives
-   * every pod NoExecute tolerations for the not-ready and unreachable taints unless it already tolerates them.
+   * admit runs the mutating admission upstream applies on create after defaulting: ServiceAccount (the account must
+   * exist; its token volume is projected into every container) and DefaultTolerationSeconds, which gives every pod
+   * NoExecute tolerations for the not-ready and unreachable taints unless it already tolerates them.
    */
-  private admit(info: ResourceInfo, obj: KubeObject): void {
+  private async admit(info: ResourceInfo, obj: KubeObject): Promise<void> {
     if (info.kind !== 'Pod' || !obj.spec || typeof obj.spec !== 'object') return;
+    if (this.options.serviceAccountAdmission) await this.admitServiceAccount(obj as Pod & KubeObject);
     const tolerations: Toleration[] = Array.isArray(obj.spec.tolerations) ? obj.spec.tolerations : [];
     const add = [
       { key: 'node.kubernetes.io/not-ready', seconds: this.options.defaultNotReadyTolerationSeconds },
@@ -419,6 +451,88 @@ export class Registry {
     ].filter(({ key }) => !tolerations.some((t) => (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect)));
     if (!add.length) return;
     obj.spec.tolerations = [...tolerations, ...add.map(({ key, seconds }): Toleration => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: seconds }))];
+  }
+
+  /**
+   * admitServiceAccount is upstream's ServiceAccount admission for a pod being created: a mirror pod may not use one;
+   * any other pod's account must exist (the `default` one is waited for a little, as the controller may be making it
+   * for a new namespace), and unless automount is off the `kube-api-access-*` projected volume is mounted.
+   */
+  private async admitServiceAccount(pod: Pod & KubeObject): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const name = serviceAccountName(pod);
+    const forbid = (why: string) => errors.forbidden(`pods${pod.metadata.name ? ` "${pod.metadata.name}"` : ''} is forbidden: ${why}`, { name: pod.metadata.name, kind: 'pods' });
+    if (isMirrorPod(pod)) {
+      if (pod.spec?.serviceAccountName && pod.spec.serviceAccountName !== 'default') throw forbid('a mirror pod may not reference service accounts');
+      return;
+    }
+    let sa = (await this.store.get('serviceaccounts', ns, name)) as (ServiceAccount & KubeObject) | undefined;
+    // upstream retries the default account 10 times, 100-200 ms apart: the serviceaccount controller makes it
+    for (let i = 0; !sa && name === 'default' && i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 100)));
+      sa = (await this.store.get('serviceaccounts', ns, name)) as (ServiceAccount & KubeObject) | undefined;
+    }
+    if (!sa) throw forbid(`error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`);
+    admitServiceAccount(pod, sa, volumeSuffix());
+  }
+
+  /**
+   * createToken is POST serviceaccounts/{name}/token (authentication.k8s.io/v1 TokenRequest, upstream's TokenREST):
+   * audiences default to the API's, expirationSeconds to 3600 (at least 600), a boundObjectRef to a Pod (running as
+   * this account) or a Secret binds the token to that object's life. Nothing is stored.
+   */
+  async createToken(namespace: string, name: string, body: unknown, opts: WriteOptions = {}): Promise<TokenRequest> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('TokenRequest in version "v1" cannot be handled as a TokenRequest: the body must be a JSON object');
+    const req = body as Omit<TokenRequest, 'kind'> & { kind?: string };
+    if (req.kind !== undefined && req.kind !== '' && req.kind !== 'TokenRequest') throw errors.badRequest(`TokenRequest in version "v1" cannot be handled as a TokenRequest: the object provided is unrecognized (must be of type TokenRequest): kind "${req.kind}"`);
+    if (req.metadata?.name && req.metadata.name !== name) throw errors.badRequest('name in URL does not match name in TokenRequest object');
+    const spec: TokenRequestSpec = { ...(req.spec ?? { audiences: [] }) };
+    spec.expirationSeconds ??= DEFAULT_TOKEN_SECONDS;
+    const errs: FieldError[] = [];
+    if (typeof spec.expirationSeconds !== 'number' || !Number.isInteger(spec.expirationSeconds)) errs.push(field.invalid('spec.expirationSeconds', spec.expirationSeconds, 'must be an integer'));
+    else if (spec.expirationSeconds < MIN_TOKEN_SECONDS) errs.push(field.invalid('spec.expirationSeconds', spec.expirationSeconds, 'may not specify a duration less than 10 minutes'));
+    else if (spec.expirationSeconds > MAX_TOKEN_SECONDS) errs.push(field.invalid('spec.expirationSeconds', spec.expirationSeconds, 'may not specify a duration larger than 2^32 seconds'));
+    if (spec.audiences !== undefined && (!Array.isArray(spec.audiences) || spec.audiences.some((a) => typeof a !== 'string'))) errs.push(field.invalid('spec.audiences', spec.audiences, 'must be a list of strings'));
+    if (errs.length) throw errors.invalid('authentication.k8s.io', 'TokenRequest', name, errs);
+    const sa = await this.store.get('serviceaccounts', namespace, name);
+    if (!sa) throw errors.notFound({ group: '', resource: 'serviceaccounts' }, name);
+    let pod: { name: string; uid: string } | undefined;
+    let secret: { name: string; uid: string } | undefined;
+    const ref = spec.boundObjectRef;
+    if (ref) {
+      const gv = ref.apiVersion ?? '';
+      const group = gv.includes('/') ? gv.split('/')[0] : '';
+      const refName = ref.name ?? '';
+      let found: KubeObject | undefined;
+      if (group === '' && ref.kind === 'Pod') {
+        found = await this.store.get('pods', namespace, refName);
+        if (!found) throw errors.notFound({ group: '', resource: 'pods' }, refName);
+        if (serviceAccountName(found as Pod) !== name) throw errors.badRequest(`cannot bind token for serviceaccount "${name}" to pod running with different serviceaccount name.`);
+        pod = { name: refName, uid: found.metadata.uid! };
+      } else if (group === '' && ref.kind === 'Secret') {
+        found = await this.store.get('secrets', namespace, refName);
+        if (!found) throw errors.notFound({ group: '', resource: 'secrets' }, refName);
+        secret = { name: refName, uid: found.metadata.uid! };
+      } else {
+        const gvk = `${group ? `${group}/` : '/'}${gv.includes('/') ? gv.split('/')[1] : gv}, Kind=${ref.kind ?? ''}`;
+        throw errors.badRequest(`cannot bind token for serviceaccount "${name}" to object of kind "${gvk}"`);
+      }
+      if (ref.uid && ref.uid !== found.metadata.uid) {
+        throw errors.conflict({ group, resource: ref.kind! }, refName, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+      }
+      spec.boundObjectRef = { ...ref, uid: found.metadata.uid };
+    }
+    if (!spec.audiences?.length) spec.audiences = [...this.serviceAccountTokens.audiences];
+    const nowS = Math.floor(Date.now() / 1000);
+    const token = opts.dryRun ? '' : this.serviceAccountTokens.issue({ namespace, sa: { name, uid: sa.metadata.uid! }, audiences: spec.audiences, expirationSeconds: spec.expirationSeconds!, pod, secret, nowS });
+    const expirationTimestamp = new Date((nowS + spec.expirationSeconds!) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return {
+      kind: 'TokenRequest',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { name, namespace, creationTimestamp: null as unknown as undefined },
+      spec,
+      status: { token, expirationTimestamp },
+    };
   }
 
   /** checkBody validates the envelope of a write: kind, apiVersion, namespace and unknown fields. */
@@ -619,6 +733,8 @@ export class Registry {
       const old = withTypeMeta(info, cur);
       let next = mutate(withTypeMeta(info, clone(cur)));
       next = this.prepareUpdate(info, old, next, subresource);
+      next = admitUpdate(info, old, next, subresource, opts.user);
+      await this.escalation?.(opts.user, info, next, old);
       if (!managedByMutate) Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
       // Finalizers gone on an object being deleted: the update completes the deletion.
       if (old.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && this.readyToVanish(info, next)) {
@@ -677,7 +793,7 @@ export class Registry {
       out.spec = { ...(out.spec ?? {}), finalizers: next.spec?.finalizers ?? [] };
       return this.validated(info, old, out);
     }
-    if (subresource === 'status') {
+    if (subresource === 'status' || subresource === 'approval') {
       const out = clone(old);
       out.status = next.status;
       // status writers touch labels only through the main resource; annotations where the kind's strategy allows

@@ -10,8 +10,11 @@ import type { ApiClient, DeleteOptions, ListQuery, ListResult, PatchKind, WatchH
 
 export interface ClientOptions {
   server: string; // https://host:port
+  /** bearer token; empty when the client authenticates with `cert` */
   token: string;
   caPem?: string;
+  /** a client certificate and its key (PEM), e.g. a node's system:node:<name> certificate */
+  cert?: { certPem: string; keyPem: string };
   /** skip TLS verification (tests only) */
   insecure?: boolean;
   userAgent?: string;
@@ -42,7 +45,7 @@ export class Client implements ApiClient {
     this.server = opts.server.replace(/\/$/, '');
     this.token = opts.token;
     this.userAgent = opts.userAgent ?? 'kubeling';
-    this.agent = new https.Agent({ ca: opts.caPem, rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: opts.maxSockets ?? 16, maxFreeSockets: 4 });
+    this.agent = new https.Agent({ ca: opts.caPem, ...(opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {}), rejectUnauthorized: !opts.insecure, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: opts.maxSockets ?? 16, maxFreeSockets: 4 });
   }
 
   /** request sends one call and parses the JSON answer; non-2xx answers throw ApiError. */
@@ -62,7 +65,7 @@ export class Client implements ApiClient {
         method,
         agent: this.agent,
         signal,
-        headers: { authorization: `Bearer ${this.token}`, 'user-agent': this.userAgent, ...headers, ...(payload !== undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}) },
+        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), 'user-agent': this.userAgent, ...headers, ...(payload !== undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}) },
       });
       req.once('response', resolve);
       req.once('error', reject);

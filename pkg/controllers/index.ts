@@ -10,6 +10,8 @@ import { newNodeLifecycleController } from './nodelifecycle/index.ts';
 import { newReplicaSetController, newReplicationControllerController } from './replicaset/index.ts';
 import { newDeploymentController } from './deployment/index.ts';
 import { newNamespaceController } from './namespace/index.ts';
+import { newCsrApprovingController, newCsrSigningController } from './certificates/index.ts';
+import { newRootCaCertPublisher, newServiceAccountsController } from './serviceaccount/index.ts';
 import { newScheduler } from '../scheduler/index.ts';
 
 export type { Controller, ControllerContext, ControllerFactory, ControllerOptions } from './types.ts';
@@ -28,6 +30,10 @@ export const CONTROLLERS: [name: string, factory: ControllerFactory][] = [
   ['servicelb', newServiceLbController],
   ['garbagecollector', newGarbageCollector],
   ['namespace', newNamespaceController],
+  ['csrapproving', newCsrApprovingController],
+  ['csrsigning', newCsrSigningController],
+  ['serviceaccount', newServiceAccountsController],
+  ['root-ca-cert-publisher', newRootCaCertPublisher],
   ['scheduler', newScheduler],
 ];
 

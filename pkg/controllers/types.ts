@@ -14,6 +14,10 @@ export interface ControllerOptions {
   nodeCidrMaskSize: number;
   /** workers per controller (upstream's --concurrent-*-syncs, default 5) */
   workers: number;
+  /** --root-ca-file: the CA bundle the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt */
+  rootCaPem?: string;
+  /** --cluster-signing-cert-file / --cluster-signing-key-file: the CA csrsigning issues with (PEM); none = no signing */
+  signer?: { certPem: string; keyPem: string };
 }
 
 export const defaultControllerOptions: ControllerOptions = {

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/types.ts';
 import { Backoff } from './backoff.ts';
+import type { NodeKeyring } from './keyring.ts';
 import { authFor, pullPolicy } from './pullsecrets.ts';
 import type { ContainerRuntime, PullProgress } from './runtime/index.ts';
 import type { Waiting } from './status.ts';
@@ -17,10 +18,13 @@ export class ImageManager {
   readonly backoff = new Backoff();
   private readonly inflight = new Map<string, Promise<void>>();
 
-  constructor(runtime: ContainerRuntime, event: ImageEvent, log: Logger) {
+  private readonly keyring: NodeKeyring | undefined;
+
+  constructor(runtime: ContainerRuntime, event: ImageEvent, log: Logger, keyring?: NodeKeyring) {
     this.runtime = runtime;
     this.event = event;
     this.log = log;
+    this.keyring = keyring;
   }
 
   /**
@@ -51,7 +55,7 @@ export class ImageManager {
     const started = Date.now();
     const sizes = new Map<string, number>();
     try {
-      await this.pull(image, authFor(image, pullSecrets), (p) => {
+      await this.pull(image, authFor(image, pullSecrets, this.keyring?.auths()), (p) => {
         if (p.id && p.total) sizes.set(p.id, p.total);
       });
     } catch (err) {

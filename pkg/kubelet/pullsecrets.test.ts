@@ -1,6 +1,6 @@
 // pullsecrets.test: registry matching for imagePullSecrets and pull policy defaults.
 import { describe, expect, it } from 'vitest';
-import { authFor, normalizeRegistry, pullPolicy, registryOf } from './pullsecrets.ts';
+import { authFor, parseDockerConfig, normalizeRegistry, pullPolicy, registryOf } from './pullsecrets.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const secret = (auths: unknown) => ({ metadata: { name: 's' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64(JSON.stringify({ auths })) } });
@@ -26,6 +26,16 @@ describe('authFor', () => {
     expect(authFor('ghcr.io/x/y', s)).toEqual({ username: 'u', password: 'p', serveraddress: 'ghcr.io' });
     expect(authFor('127.0.0.1:5000/app', s)).toEqual({ username: 'a', password: 'b:c', serveraddress: '127.0.0.1:5000' });
     expect(authFor('busybox', s)).toBeUndefined();
+  });
+
+  it('falls back to the node-wide keyring; a pod secret for the same registry wins', () => {
+    const node = parseDockerConfig(JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: b64('hub:pw') }, 'ghcr.io': { username: 'n', password: 'm' } } }));
+    expect(authFor('stephengrider/multi-client', [], node)).toEqual({ username: 'hub', password: 'pw', serveraddress: 'https://index.docker.io/v1/' });
+    const s = [secret({ 'ghcr.io': { username: 'u', password: 'p' } })];
+    expect(authFor('ghcr.io/x/y', s, node)).toEqual({ username: 'u', password: 'p', serveraddress: 'ghcr.io' });
+    expect(authFor('quay.io/x', s, node)).toBeUndefined();
+    expect(parseDockerConfig('not json')).toEqual({});
+    expect(parseDockerConfig(JSON.stringify({ 'r.example': { auth: b64('a:b') } }))).toEqual({ 'r.example': { auth: b64('a:b') } });
   });
 });
 

@@ -18,35 +18,55 @@ export function normalizeRegistry(key: string): string {
   return k;
 }
 
-/** dockerConfigAuths reads the registry credentials of one pull secret (kubernetes.io/dockerconfigjson or dockercfg). */
-export function dockerConfigAuths(secret: KubeObject): Record<string, { username?: string; password?: string; auth?: string }> {
-  const d = secret.data ?? {};
+/** DockerAuths is the `auths` map of a Docker config.json (registry key → credentials). */
+export type DockerAuths = Record<string, { username?: string; password?: string; auth?: string }>;
+
+/** parseDockerConfig reads a config.json (`{"auths": {…}}`) or a legacy .dockercfg (the map itself); {} when unreadable. */
+export function parseDockerConfig(text: string): DockerAuths {
   try {
-    if (d['.dockerconfigjson']) return JSON.parse(Buffer.from(d['.dockerconfigjson'], 'base64').toString('utf8')).auths ?? {};
-    if (d['.dockercfg']) return JSON.parse(Buffer.from(d['.dockercfg'], 'base64').toString('utf8')) ?? {};
+    const v = JSON.parse(text);
+    if (!v || typeof v !== 'object') return {};
+    return (v.auths && typeof v.auths === 'object' ? v.auths : v) as DockerAuths;
   } catch {
     return {};
   }
+}
+
+/** dockerConfigAuths reads the registry credentials of one pull secret (kubernetes.io/dockerconfigjson or dockercfg). */
+export function dockerConfigAuths(secret: KubeObject): DockerAuths {
+  const d = secret.data ?? {};
+  if (d['.dockerconfigjson']) return parseDockerConfig(Buffer.from(d['.dockerconfigjson'], 'base64').toString('utf8'));
+  if (d['.dockercfg']) return parseDockerConfig(Buffer.from(d['.dockercfg'], 'base64').toString('utf8'));
   return {};
 }
 
-/** authFor picks the first credential in the pull secrets whose registry matches the image's. */
-export function authFor(image: string, secrets: KubeObject[]): RegistryAuth | undefined {
+/** authIn picks the credential of an auths map whose registry matches the image's. */
+function authIn(image: string, auths: DockerAuths): RegistryAuth | undefined {
   const want = registryOf(image);
-  for (const s of secrets) {
-    for (const [key, a] of Object.entries(dockerConfigAuths(s))) {
-      if (normalizeRegistry(key) !== want) continue;
-      let { username, password } = a;
-      if ((!username || !password) && a.auth) {
-        const dec = Buffer.from(a.auth, 'base64').toString('utf8');
-        const i = dec.indexOf(':');
-        username = dec.slice(0, i);
-        password = dec.slice(i + 1);
-      }
-      if (username !== undefined && password !== undefined) return { username, password, serveraddress: key };
+  for (const [key, a] of Object.entries(auths)) {
+    if (normalizeRegistry(key) !== want) continue;
+    let { username, password } = a;
+    if ((!username || !password) && a.auth) {
+      const dec = Buffer.from(a.auth, 'base64').toString('utf8');
+      const i = dec.indexOf(':');
+      username = dec.slice(0, i);
+      password = dec.slice(i + 1);
     }
+    if (username !== undefined && password !== undefined) return { username, password, serveraddress: key };
   }
   return undefined;
+}
+
+/**
+ * authFor picks the first credential in the pod's pull secrets whose registry matches the image's, else one from the
+ * node-wide keyring (upstream kubelet's fallback to a config.json on the node).
+ */
+export function authFor(image: string, secrets: KubeObject[], nodeAuths: DockerAuths = {}): RegistryAuth | undefined {
+  for (const s of secrets) {
+    const a = authIn(image, dockerConfigAuths(s));
+    if (a) return a;
+  }
+  return authIn(image, nodeAuths);
 }
 
 /** pullPolicy is the container's imagePullPolicy or upstream's default (Always for `:latest` or untagged, else IfNotPresent). */

@@ -1,6 +1,6 @@
-// server.test: log query parsing and the bearer check of the agent endpoint.
+// server.test: log query parsing and the client-certificate check of the agent endpoint.
 import { describe, expect, it } from 'vitest';
-import { bearerOk, parseLogQuery } from './server.ts';
+import { KUBELET_CLIENT_USER, parseLogQuery, peerAllowed } from './server.ts';
 
 describe('parseLogQuery', () => {
   it('reads kubectl log options', () => {
@@ -11,13 +11,15 @@ describe('parseLogQuery', () => {
   });
 });
 
-describe('bearerOk', () => {
-  const token = `K10${'a'.repeat(64)}::server:pw123`;
+describe('peerAllowed', () => {
+  const CLIENT = '1.3.6.1.5.5.7.3.2';
+  const peer = (CN: string | undefined, eku?: string[]) => ({ subject: { CN, O: 'x' } as never, ...(eku ? { ext_key_usage: eku } : {}) });
   it.each([
-    ['Bearer pw123', true],
-    [`Bearer ${token}`, true],
-    ['Bearer wrong', false],
-    ['Basic pw123', false],
-    [undefined, false],
-  ])('%s → %s', (h, ok) => expect(bearerOk(h, token)).toBe(ok));
+    ['the API server, verified', true, peer(KUBELET_CLIENT_USER, [CLIENT]), true],
+    ['the API server without usages listed', true, peer(KUBELET_CLIENT_USER), true],
+    ['a chain the CA did not sign', false, peer(KUBELET_CLIENT_USER, [CLIENT]), false],
+    ['another user of the CA (a node)', true, peer('system:node:a', [CLIENT]), false],
+    ['a server-only certificate', true, peer(KUBELET_CLIENT_USER, ['1.3.6.1.5.5.7.3.1']), false],
+    ['no certificate', false, undefined, false],
+  ])('%s', (_n, authorized, p, ok) => expect(peerAllowed(authorized, p, [KUBELET_CLIENT_USER])).toBe(ok));
 });

@@ -1,13 +1,13 @@
-// server: the agent's authenticated HTTPS endpoint — container logs, exec, attach, port-forward and /healthz.
+// server: the agent's HTTPS endpoint — container logs, exec, attach, port-forward and /healthz — serving a CA-signed certificate and accepting only the API server's kubelet-client certificate.
 import { https } from '../util/nodehttp.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/types.ts';
-import { verifyJoinToken } from '../pki/tokens.ts';
+import type { TLSSocket, PeerCertificate } from 'node:tls';
 import type { ContainerInfo, ContainerRuntime } from './runtime/index.ts';
-import { ensureServingCert } from './servingcert.ts';
+import type { ServingCert } from './servingcert.ts';
 import type { ExecStreams, RemoteCommandOptions } from './streaming/index.ts';
 
 /** PodLookup is what the server needs of the kubelet: pods by name and their runtime containers. */
@@ -20,14 +20,19 @@ export interface PodLookup {
 export interface KubeletServerOptions {
   host: string;
   port: number;
-  /** token is the node join token; a bearer matching its password (or the whole token) is accepted. */
-  token: string;
+  /** caPem is the cluster CA: client certificates must chain to it */
+  caPem: string;
+  /** allowedUsers may call the endpoint (client certificate CN); default: the API server's kube-apiserver-kubelet-client */
+  allowedUsers?: string[];
+  /** cert serves from the start; without it the endpoint completes no handshake until setCertificate */
+  cert?: ServingCert;
   pods: PodLookup;
   runtime: ContainerRuntime;
   log: Logger;
-  /** certDir keeps the serving certificate across restarts (kubelet.crt/.key); without it one is issued per start. */
-  certDir?: string;
 }
+
+/** KUBELET_CLIENT_USER is the API server's identity towards agents (upstream's apiserver-kubelet-client certificate CN). */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** LogQuery is a parsed `/containerLogs` query. */
 export interface LogQuery {
@@ -58,19 +63,36 @@ export function parseLogQuery(q: URLSearchParams, now = Date.now()): LogQuery {
   return out;
 }
 
-/** bearerOk checks `Authorization: Bearer …` against the node token in constant time. */
-export function bearerOk(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  return !!m && verifyJoinToken(token, m[1]!.trim());
+/**
+ * peerAllowed is the endpoint's authentication: a client certificate verified against the cluster CA (socket
+ * authorized), with the clientAuth usage when usages are named, whose CN is an allowed user.
+ */
+export function peerAllowed(authorized: boolean, peer: Pick<PeerCertificate, 'subject'> & { ext_key_usage?: string[] } | undefined, allowed: string[]): boolean {
+  if (!authorized || !peer?.subject) return false;
+  if (peer.ext_key_usage && !peer.ext_key_usage.includes('1.3.6.1.5.5.7.3.2')) return false;
+  const cn = Array.isArray(peer.subject.CN) ? peer.subject.CN[0] : peer.subject.CN;
+  return !!cn && allowed.includes(cn);
+}
+
+function authenticated(o: KubeletServerOptions, req: IncomingMessage): boolean {
+  const s = req.socket as TLSSocket;
+  if (typeof s.getPeerCertificate !== 'function') return false;
+  return peerAllowed(s.authorized, s.getPeerCertificate(), o.allowedUsers ?? [KUBELET_CLIENT_USER]);
+}
+
+/** KubeletServer is the listening endpoint; setCertificate swaps the serving certificate (new handshakes use it). */
+export interface KubeletServer {
+  port: number;
+  setCertificate(cert: ServingCert): void;
+  close(): Promise<void>;
 }
 
 /**
- * startKubeletServer listens on host:port (0 = any free port) with a self-signed serving certificate (the API server
- * does not verify it; it authenticates itself with the node token).
+ * startKubeletServer listens on host:port (0 = any free port). Clients must present a certificate from the cluster CA
+ * for an allowed user (the API server); the serving certificate comes from the CSR API (see servingcert.ts).
  */
-export async function startKubeletServer(o: KubeletServerOptions): Promise<{ port: number; close(): Promise<void> }> {
-  const cert = await ensureServingCert(o.certDir, o.host);
-  const server = https.createServer({ key: cert.keyPem, cert: cert.certPem });
+export async function startKubeletServer(o: KubeletServerOptions): Promise<KubeletServer> {
+  const server = https.createServer({ ca: o.caPem, requestCert: true, rejectUnauthorized: false, ...(o.cert ? { key: o.cert.keyPem, cert: o.cert.certPem } : {}) });
   server.on('request', (req, res) => void handle(o, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(o, req, socket, head));
   server.on('clientError', (_e, socket) => socket.destroy());
@@ -82,6 +104,7 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<{ por
   o.log.info({ address: `${o.host}:${port}` }, 'kubelet endpoint listening');
   return {
     port,
+    setCertificate: (cert) => server.setSecureContext({ key: cert.keyPem, cert: cert.certPem, ca: o.caPem }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -121,7 +144,7 @@ async function handle(o: KubeletServerOptions, req: IncomingMessage, res: Server
       res.writeHead(200, { 'content-type': 'text/plain' });
       return void res.end('ok');
     }
-    if (!bearerOk(req.headers.authorization, o.token)) return sendError(res, 401, 'Unauthorized');
+    if (!authenticated(o, req)) return sendError(res, 401, 'Unauthorized');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'containerLogs' && parts.length === 4 && req.method === 'GET') return await serveLogs(o, parts[1]!, parts[2]!, parts[3]!, url.searchParams, req, res);
     if (['exec', 'attach', 'portForward'].includes(parts[0] ?? '')) return sendError(res, 400, 'Upgrade request required');
@@ -170,7 +193,7 @@ async function serveLogs(o: KubeletServerOptions, ns: string, name: string, cont
 
 function handleUpgrade(o: KubeletServerOptions, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
-  if (!bearerOk(req.headers.authorization, o.token)) {
+  if (!authenticated(o, req)) {
     const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
     return void socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   }

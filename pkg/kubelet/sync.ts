@@ -14,6 +14,7 @@ import type { EnvContext } from './env.ts';
 import { podTarget } from './events.ts';
 import type { EventRecorder } from './events.ts';
 import { ImageManager } from './images.ts';
+import { NodeKeyring } from './keyring.ts';
 import { groupByName, needsSync, planPod } from './plan.ts';
 import type { ContainerHistory, RestartPolicy } from './plan.ts';
 import { PodWorkers } from './podworkers.ts';
@@ -27,6 +28,7 @@ import type { ContainerView, Waiting } from './status.ts';
 import { serviceEnv } from './serviceenv.ts';
 import { mountsFor, setUpVolumes, tearDownPod } from './volumes.ts';
 import type { Fetch } from './volumes.ts';
+import { TokenManager, tokenRequester } from './satoken.ts';
 
 const podInfo = lookupKind('v1', 'Pod')!;
 const cmInfo = lookupKind('v1', 'ConfigMap')!;
@@ -58,6 +60,8 @@ export interface KubeletOptions {
   podNetwork?: { ready(): Promise<{ networkName: string }> };
   /** dns is the cluster DNS and the host's resolver settings pods' /etc/resolv.conf is formed from. */
   dns?: DnsSettings;
+  /** registryAuthFile is a Docker config.json of node-wide registry credentials (used when pull secrets have none) */
+  registryAuthFile?: string;
   /** services lists the services whose links go into a pod's environment (its namespace's and default/kubernetes). */
   services?: (namespace: string) => KubeObject[];
 }
@@ -99,10 +103,13 @@ export class Kubelet {
   private pauseImage: string | undefined;
   /** ownStarts are containers this kubelet is starting: their `start` events need no sync. */
   private readonly ownStarts = new Set<string>();
+  /** tokens are the pods' projected service-account tokens (TokenRequests bound to the pod, renewed at 80 %) */
+  private readonly tokens: TokenManager;
 
   constructor(o: KubeletOptions) {
     this.o = o;
     this.log = o.log;
+    this.tokens = new TokenManager(tokenRequester(o.client));
     this.informer = new Informer(o.client, podInfo, { fieldSelector: `spec.nodeName=${o.nodeName}` }, o.log.child({ component: 'pod-informer' }));
     this.workers = new PodWorkers<Update>((uid, update, phase) => this.work(uid, update, phase), {
       onError: (uid, err) => this.log.warn({ err, uid }, 'pod sync failed; retrying'),
@@ -110,7 +117,7 @@ export class Kubelet {
     const event = (pod: KubeObject, container: string, type: 'Normal' | 'Warning', reason: string, message: string): void =>
       o.events.event(podTarget(pod, container), type, reason, message);
     this.probes = new ProbeManager({ runtime: o.runtime, log: o.log, onChange: (uid) => this.enqueue(uid, 'event'), event });
-    this.images = new ImageManager(o.runtime, event, o.log);
+    this.images = new ImageManager(o.runtime, event, o.log, o.registryAuthFile ? new NodeKeyring(o.registryAuthFile, o.log) : undefined);
   }
 
   /** start watches pods, adopts what runs, follows runtime events and resyncs periodically. */
@@ -121,6 +128,7 @@ export class Kubelet {
       delete: (p) => {
         const uid = p.metadata.uid!;
         this.pods.delete(uid);
+        this.tokens.forget(uid);
         this.gone.set(uid, p);
         this.workers.updatePod(uid, 'deleted', true);
       },
@@ -328,7 +336,7 @@ export class Kubelet {
     const envCtx = (): EnvContext => ({ configMaps: new Map(), secrets: new Map(), podIP, hostIP: this.o.nodeIp, nodeAllocatable: this.o.allocatable() });
 
     if (!terminal && (needStart || (pod.spec?.volumes ?? []).length)) {
-      volumes = await setUpVolumes(pod, this.o.dataDir, this.fetch, envCtx());
+      volumes = await setUpVolumes(pod, this.o.dataDir, this.fetch, envCtx(), (p, src) => this.tokens.token(p, src));
       for (const f of volumes.failures) this.o.events.event(podTarget(pod), 'Warning', 'FailedMount', f.message);
       if (volumes.failures.length) want(5_000);
     }

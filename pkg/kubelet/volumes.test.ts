@@ -74,6 +74,25 @@ describe('setUpVolumes and mountsFor', () => {
     expect(await mountsFor({ name: 'c', volumeMounts: [{ name: 'e', mountPath: '/z', subPath: '../../etc' }] }, r.paths, [])).toHaveProperty('error');
   });
 
+  it('projects the kube-api-access volume: the token from the token source, ca.crt, namespace', async () => {
+    const { tokenVolume } = await import('../apiserver/admission/serviceaccount.ts');
+    const p = { metadata: { name: 'p', namespace: 'ns', uid: 'u2' }, spec: { serviceAccountName: 'default', volumes: [tokenVolume('kube-api-access-abcde')] } };
+    const asked: unknown[] = [];
+    const cmFetch = async (kind: string, _ns: string, name: string) => (kind === 'configmaps' && name === 'kube-root-ca.crt' ? { metadata: { name }, data: { 'ca.crt': 'CA' } } : undefined);
+    const r = await setUpVolumes(p, dir, cmFetch, ctx, async (_pod, src) => (asked.push(src), 'jwt'));
+    expect(r.failures).toEqual([]);
+    const d = r.paths.get('kube-api-access-abcde')!.path;
+    expect(readFileSync(join(d, 'token'), 'utf8')).toBe('jwt');
+    expect(readFileSync(join(d, 'ca.crt'), 'utf8')).toBe('CA');
+    expect(readFileSync(join(d, 'namespace'), 'utf8')).toBe('ns');
+    expect(statSync(join(d, 'token')).mode & 0o777).toBe(0o644);
+    expect(asked).toEqual([{ expirationSeconds: 3607, path: 'token' }]);
+    const failed = await setUpVolumes(p, dir, cmFetch, ctx, async () => {
+      throw new Error('serviceaccounts "default" not found');
+    });
+    expect(failed.failures[0]!.message).toBe('MountVolume.SetUp failed for volume "kube-api-access-abcde" : failed to fetch token: serviceaccounts "default" not found');
+  });
+
   it('renders downward API files', () => {
     expect(downwardFiles(pod, [{ path: 'n', fieldRef: { fieldPath: 'metadata.namespace' } }], 0o644, ctx)).toEqual([{ path: 'n', data: 'ns', mode: 0o644 }]);
   });

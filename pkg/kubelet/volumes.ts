@@ -10,6 +10,9 @@ import { expand } from './env.ts';
 /** Fetch reads a ConfigMap or Secret of the pod's namespace; undefined when it does not exist. */
 export type Fetch = (kind: 'configmaps' | 'secrets', namespace: string, name: string) => Promise<KubeObject | undefined>;
 
+/** TokenSource returns the pod's service-account token for a projection (the kubelet's TokenManager). */
+export type TokenSource = (pod: KubeObject, src: { audience?: string; expirationSeconds?: number; path: string }) => Promise<string>;
+
 /** VolumePath is a prepared volume: the host directory (or file) and whether it is always mounted read-only. */
 export interface VolumePath {
   path: string;
@@ -153,6 +156,7 @@ export async function setUpVolumes(
   dataDir: string,
   fetch: Fetch,
   ctx: Pick<EnvContext, 'podIP' | 'hostIP' | 'nodeAllocatable'>,
+  tokens?: TokenSource,
 ): Promise<{ paths: Map<string, VolumePath>; failures: VolumeFailure[] }> {
   const uid = pod.metadata.uid!;
   const ns = pod.metadata.namespace ?? 'default';
@@ -174,7 +178,7 @@ export async function setUpVolumes(
         else paths.set(v.name, { path: v.hostPath.path, readOnly: false });
       } else if (v.configMap || v.secret || v.downwardAPI || v.projected) {
         const plugin = v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected';
-        const files = await sourceFiles(pod, ns, v, fetch, ctx);
+        const files = await sourceFiles(pod, ns, v, fetch, ctx, tokens);
         if (typeof files === 'string') {
           fail(v.name, files);
           continue;
@@ -194,7 +198,7 @@ export async function setUpVolumes(
 }
 
 /** sourceFiles computes the files of a configMap, secret, downwardAPI or projected volume, or a failure text. */
-async function sourceFiles(pod: KubeObject, ns: string, v: any, fetch: Fetch, ctx: Pick<EnvContext, 'podIP' | 'hostIP' | 'nodeAllocatable'>): Promise<FileSpec[] | string> {
+async function sourceFiles(pod: KubeObject, ns: string, v: any, fetch: Fetch, ctx: Pick<EnvContext, 'podIP' | 'hostIP' | 'nodeAllocatable'>, tokens?: TokenSource): Promise<FileSpec[] | string> {
   if (v.configMap) return configMapFiles(ns, v.configMap, v.configMap.defaultMode ?? 0o644, fetch);
   if (v.secret) return secretFiles(ns, v.secret, v.secret.defaultMode ?? 0o644, fetch);
   if (v.downwardAPI) return downwardFiles(pod, v.downwardAPI.items ?? [], v.downwardAPI.defaultMode ?? 0o644, ctx);
@@ -205,11 +209,24 @@ async function sourceFiles(pod: KubeObject, ns: string, v: any, fetch: Fetch, ct
     if (src.configMap) files = await configMapFiles(ns, src.configMap, mode, fetch);
     else if (src.secret) files = await secretFiles(ns, src.secret, mode, fetch);
     else if (src.downwardAPI) files = downwardFiles(pod, src.downwardAPI.items ?? [], mode, ctx);
-    else if (src.serviceAccountToken) files = [{ path: src.serviceAccountToken.path ?? 'token', data: '', mode }];
+    else if (src.serviceAccountToken) files = await tokenFiles(pod, src.serviceAccountToken, mode, tokens);
     if (typeof files === 'string') return files;
     all.push(...files);
   }
   return all;
+}
+
+/**
+ * tokenFiles is a projected serviceAccountToken: the token the TokenManager holds for the pod (requested bound to
+ * the pod, renewed at 80 % of its lifetime; each sync rewrites the file when it changed) with the projection's mode.
+ */
+async function tokenFiles(pod: KubeObject, src: { audience?: string; expirationSeconds?: number; path: string }, mode: number, tokens: TokenSource | undefined): Promise<FileSpec[] | string> {
+  if (!tokens) return 'no token source: the kubelet cannot request service account tokens';
+  try {
+    return [{ path: src.path, data: await tokens(pod, src), mode }];
+  } catch (e) {
+    return `failed to fetch token: ${(e as Error).message}`;
+  }
 }
 
 async function configMapFiles(ns: string, src: any, mode: number, fetch: Fetch): Promise<FileSpec[] | string> {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServerPki } from './server.ts';
 
 /** ensurePkiAndTokensIsolated does what ensureServerPki and ensureTokens do, in a child process that then exits. */
-export function ensurePkiAndTokensIsolated(dataDir: string, sans: { dns: string[]; ips: string[] }): Promise<{ pki: ServerPki; tokens: { adminToken: string; nodeToken: string } }> {
+export function ensurePkiAndTokensIsolated(dataDir: string, sans: { dns: string[]; ips: string[] }): Promise<{ pki: ServerPki & { serviceAccountKeyPem: string }; tokens: { adminToken: string; nodeToken: string } }> {
   // .ts when run from source, .js when run from a build
   const script = fileURLToPath(new URL(`./setup-cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   return new Promise((resolve, reject) => {

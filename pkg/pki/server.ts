@@ -10,7 +10,13 @@ export interface ServerPki {
   caKeyPem: string;
   certPem: string;
   keyPem: string;
+  /** the API server's client certificate towards agents (CN kube-apiserver-kubelet-client, no groups) */
+  kubeletClientCertPem?: string;
+  kubeletClientKeyPem?: string;
 }
+
+/** KUBELET_CLIENT_USER is who the API server is when it calls an agent (upstream's apiserver-kubelet-client CN). */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** DEFAULT_SANS are always on the serving cert: the names in-cluster clients and loopback use. */
 export const DEFAULT_SANS: Sans = {
@@ -24,13 +30,15 @@ const SERVING_DAYS = 365;
 const RENEW_DAYS = 90;
 
 /** tlsPaths names the PKI files under a data dir. */
-export function tlsPaths(dataDir: string): { caCert: string; caKey: string; cert: string; key: string } {
+export function tlsPaths(dataDir: string): { caCert: string; caKey: string; cert: string; key: string; kubeletClientCert: string; kubeletClientKey: string } {
   const dir = join(dataDir, 'tls');
   return {
     caCert: join(dir, 'ca.crt'),
     caKey: join(dir, 'ca.key'),
     cert: join(dir, 'serving.crt'),
     key: join(dir, 'serving.key'),
+    kubeletClientCert: join(dir, 'apiserver-kubelet-client.crt'),
+    kubeletClientKey: join(dir, 'apiserver-kubelet-client.key'),
   };
 }
 
@@ -68,14 +76,20 @@ export async function ensureServerPki(dataDir: string, opts: { sans: Sans }): Pr
     throw new Error(`${p.caKey} does not belong to ${p.caCert}`);
   }
 
+  const ca = { certPem: caCertPem, keyPem: caKeyPem };
+  const kubeletClient = await ensureLeaf(p.kubeletClientCert, p.kubeletClientKey, ca, (c) => !expiresWithin(c.certPem, RENEW_DAYS), { cn: KUBELET_CLIENT_USER, days: SERVING_DAYS, client: true });
   const sans = servingSans(opts.sans);
-  const certPem = await readIfExists(p.cert);
-  const keyPem = await readIfExists(p.key);
-  if (certPem !== undefined && keyPem !== undefined && servingCertUsable({ certPem, keyPem }, caCertPem, sans)) {
-    return { caCertPem, caKeyPem, certPem, keyPem };
-  }
-  const serving = await issueCert({ certPem: caCertPem, keyPem: caKeyPem }, { cn: 'kubeling', sans, days: SERVING_DAYS, server: true });
-  await writeSecretFile(p.key, serving.keyPem);
-  await writeFileAtomic(p.cert, serving.certPem, 0o644);
-  return { caCertPem, caKeyPem, ...serving };
+  const serving = await ensureLeaf(p.cert, p.key, ca, (c) => servingCertUsable(c, caCertPem, sans), { cn: 'kubeling', sans, days: SERVING_DAYS, server: true });
+  return { caCertPem, caKeyPem, ...serving, kubeletClientCertPem: kubeletClient.certPem, kubeletClientKeyPem: kubeletClient.keyPem };
+}
+
+/** ensureLeaf keeps the stored certificate at certPath/keyPath when it is the CA's and `usable` says so, else issues and stores one. */
+async function ensureLeaf(certPath: string, keyPath: string, ca: CertKey, usable: (c: CertKey) => boolean, opts: Parameters<typeof issueCert>[1]): Promise<CertKey> {
+  const certPem = await readIfExists(certPath);
+  const keyPem = await readIfExists(keyPath);
+  if (certPem !== undefined && keyPem !== undefined && keyMatchesCert(keyPem, certPem) && signedBy(certPem, ca.certPem) && usable({ certPem, keyPem })) return { certPem, keyPem };
+  const fresh = await issueCert(ca, opts);
+  await writeSecretFile(keyPath, fresh.keyPem);
+  await writeFileAtomic(certPath, fresh.certPem, 0o644);
+  return fresh;
 }

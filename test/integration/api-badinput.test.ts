@@ -29,7 +29,7 @@ const deployment = (name: string, spec: Record<string, unknown> = {}, container:
 });
 
 beforeAll(async () => {
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace,serviceaccount'] });
   api = apiClient(srv);
 });
 

@@ -11,7 +11,7 @@ const namespace = 'default';
 
 beforeAll(async () => {
   // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace,serviceaccount'] });
   kc = new KubeConfig();
   kc.loadFromFile(srv.kubeconfig);
   core = kc.makeApiClient(CoreV1Api);

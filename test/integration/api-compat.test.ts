@@ -15,7 +15,7 @@ if (!versionedKubectl(20)) spawnSync(join(ROOT, 'scripts/kubectl-1.20.sh'), { st
 
 beforeAll(async () => {
   // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace,serviceaccount'] });
   dir = mkdtempSync(join(tmpdir(), 'kubeling-compat-'));
 });
 

@@ -19,7 +19,7 @@ const deployYaml = (image: string, replicas = 2, extra = '') => webApp({ image, 
 
 beforeAll(async () => {
   // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace,serviceaccount'] });
   dir = mkdtempSync(join(tmpdir(), 'kubeling-manifests-'));
 });
 

@@ -126,17 +126,16 @@ describe('RBAC', () => {
 });
 
 describe('the node join token', () => {
-  it('acts as system:nodes: what system:node allows, nothing outside it', () => {
+  it('only bootstraps: it acts as system:bootstrappers and may ask for a certificate, nothing else', () => {
     const token = readFileSync(join(srv.dataDir, 'token'), 'utf8').trim();
     const node = (args: string[]) => kubectl(srv.kubeconfig, ['--token', token, ...args]);
-    expect(JSON.parse(ok(node(['auth', 'whoami', '-o', 'json']))).status.userInfo).toEqual({ username: 'kubeling-node', groups: ['system:nodes', 'system:authenticated'] });
-    ok(node(['get', 'pods', '-A']));
-    ok(node(['get', 'configmap', 'kubeling-config', '-n', 'kube-system']));
+    expect(JSON.parse(ok(node(['auth', 'whoami', '-o', 'json']))).status.userInfo).toMatchObject({ username: 'system:bootstrap:kubeling', groups: expect.arrayContaining(['system:bootstrappers', 'system:authenticated']) });
+    ok(node(['get', 'csr']));
+    const pods = node(['get', 'pods', '-A']);
+    expect(pods.stderr).toContain('pods is forbidden: User "system:bootstrap:kubeling" cannot list resource "pods" in API group "" at the cluster scope');
     const del = node(['delete', 'namespace', 'default', '--wait=false']);
-    expect(del.stderr).toContain('namespaces "default" is forbidden: User "kubeling-node" cannot delete resource "namespaces" in API group "" in the namespace "default"');
-    const deploy = node(['create', 'deployment', 'd', '--image=x']);
-    expect(deploy.stderr).toContain('deployments.apps is forbidden: User "kubeling-node" cannot create resource "deployments" in API group "apps" in the namespace "default"');
-    const crb = node(['create', 'clusterrolebinding', 'escalate', '--clusterrole=cluster-admin', '--group=system:nodes']);
+    expect(del.stderr).toContain('namespaces "default" is forbidden: User "system:bootstrap:kubeling" cannot delete resource "namespaces" in API group "" in the namespace "default"');
+    const crb = node(['create', 'clusterrolebinding', 'escalate', '--clusterrole=cluster-admin', '--group=system:bootstrappers']);
     expect(crb.stderr).toContain('cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope');
   });
 });

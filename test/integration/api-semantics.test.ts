@@ -36,7 +36,7 @@ const deployment = (name: string, extra: Record<string, unknown> = {}) => ({
 
 beforeAll(async () => {
   // the API alone: only the namespace controller runs, so stored workloads stay exactly as the test wrote them
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace'] });
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--controllers', 'namespace,serviceaccount'] });
   api = apiClient(srv);
   dir = mkdtempSync(join(tmpdir(), 'kubeling-sem-'));
 });

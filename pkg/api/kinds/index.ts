@@ -4,6 +4,7 @@ import type { ResourceInfo } from '../resources.ts';
 import type { KubeObject } from '../types.ts';
 import { controllerRevision, daemonSet, deployment, replicaSet, statefulSet } from './apps.ts';
 import { cronJob, job } from './batch.ts';
+import { certificateSigningRequest } from './certificates.ts';
 import { lease } from './coordination.ts';
 import { endpointSlice } from './discovery.ts';
 import { clusterRole, clusterRoleBinding, role, roleBinding } from './rbac.ts';
@@ -44,6 +45,7 @@ const rules: Record<string, KindRules> = {
   'apps/ControllerRevision': controllerRevision,
   'batch/Job': job,
   'batch/CronJob': cronJob,
+  'certificates.k8s.io/CertificateSigningRequest': certificateSigningRequest,
   'coordination.k8s.io/Lease': lease,
   'discovery.k8s.io/EndpointSlice': endpointSlice,
   'rbac.authorization.k8s.io/Role': role,

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
-const PROTO_FILES = ['runtime.proto', 'resource.proto', 'intstr.proto', 'meta-v1.proto', 'core-v1.proto', 'apps-v1.proto', 'batch-v1.proto', 'coordination-v1.proto', 'discovery-v1.proto', 'rbac-v1.proto', 'authorization-v1.proto', 'authentication-v1.proto'];
+const PROTO_FILES = ['runtime.proto', 'resource.proto', 'intstr.proto', 'meta-v1.proto', 'core-v1.proto', 'apps-v1.proto', 'batch-v1.proto', 'coordination-v1.proto', 'certificates-v1.proto', 'discovery-v1.proto', 'rbac-v1.proto', 'authorization-v1.proto', 'authentication-v1.proto'];
 
 /** Well-known message names whose JSON form is not an object of their fields. */
 export const QUANTITY = 'k8s.io.apimachinery.pkg.api.resource.Quantity';

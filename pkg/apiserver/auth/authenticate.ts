@@ -1,6 +1,7 @@
-// authenticate: who sent a request — client certificates signed by the cluster CA (upstream's x509 authenticator) and static bearer tokens.
+// authenticate: who sent a request — client certificates signed by the cluster CA (upstream's x509 authenticator), static bearer tokens and bound service-account tokens.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
+import type { ServiceAccountTokens } from './serviceaccount.ts';
 import { GROUPS, type UserInfo } from './types.ts';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -37,29 +38,54 @@ export function certUser(peer: Pick<PeerCertificate, 'subject'> & { ext_key_usag
 /** AuthResult: a user, `none` when the request carries no credential, `invalid` when it carries a bad one. */
 export type AuthResult = UserInfo | 'none' | 'invalid';
 
-/** Authenticator answers who a request is from: its client certificate first, then its bearer token. */
+/**
+ * Authenticator answers who a request is from: its client certificate first, then its bearer token — a static token
+ * (answered at once), else a service-account token (answered after the objects it is bound to were looked up).
+ */
 export class Authenticator {
   readonly #tokens = new Map<string, UserInfo>();
   readonly #bySocket = new WeakMap<object, UserInfo | null>();
+  readonly #serviceAccounts: ServiceAccountTokens | undefined;
 
-  constructor(tokens: Map<string, string | UserInfo>) {
+  constructor(tokens: Map<string, string | UserInfo>, serviceAccounts?: ServiceAccountTokens) {
     // a map lookup, as upstream's token-file authenticator does
     for (const [t, u] of tokens) this.#tokens.set(t, withAuthenticated(tokenUser(u)));
+    this.#serviceAccounts = serviceAccounts;
   }
 
-  authenticate(req: IncomingMessage): AuthResult {
+  /** authenticate is synchronous for certificates and static tokens; a service-account token answers through a promise. */
+  authenticate(req: IncomingMessage): AuthResult | Promise<AuthResult> {
     const fromCert = this.#certUser(req.socket as TLSSocket);
     if (fromCert) return fromCert;
     const h = req.headers.authorization;
     if (!h) return 'none';
     if (!/^bearer /i.test(h)) return 'invalid';
-    return this.authenticateToken(h.slice(7).trim()) ?? 'invalid';
+    const u = this.authenticateToken(h.slice(7).trim());
+    return u instanceof Promise ? u.then((x) => x ?? 'invalid') : u ?? 'invalid';
   }
 
-  /** authenticateToken is what a TokenReview asks: the user a bearer token stands for. */
-  authenticateToken(token: string): UserInfo | undefined {
+  /** authenticateToken is what a TokenReview asks: the user a bearer token stands for (for the API's audiences). */
+  authenticateToken(token: string): UserInfo | undefined | Promise<UserInfo | undefined> {
     if (!token) return undefined;
-    return this.#tokens.get(token);
+    const u = this.#tokens.get(token);
+    if (u || !this.#serviceAccounts?.mayBeOurs(token)) return u;
+    return this.#serviceAccounts.authenticate(token).then((r) => (r ? withAuthenticated(r.user) : undefined));
+  }
+
+  /**
+   * reviewToken answers a TokenReview: the user and the audiences it was accepted for — `audiences` when the review
+   * names some (a service-account token must share one), else the API's own.
+   */
+  async reviewToken(token: string, audiences: string[] = []): Promise<{ user: UserInfo; audiences: string[] } | undefined> {
+    if (!token) return undefined;
+    const sa = this.#serviceAccounts;
+    if (sa?.mayBeOurs(token) && !this.#tokens.has(token)) {
+      const r = await sa.authenticate(token, audiences.length ? audiences : sa.audiences);
+      return r && { user: withAuthenticated(r.user), audiences: r.audiences };
+    }
+    const u = this.#tokens.get(token);
+    // a static token is good for any audience: upstream's audience-agnostic authenticators echo the requested ones
+    return u && { user: u, audiences: audiences.length ? audiences : (sa?.audiences ?? []) };
   }
 
   #certUser(socket: TLSSocket): UserInfo | undefined {

@@ -121,11 +121,16 @@ export const CLUSTER_ROLES: ClusterRole[] = [
     rule(['discovery.k8s.io'], ['endpointslices'], ['list', 'watch']),
   ]),
   clusterRole('system:kube-dns', [rule([''], ['endpoints', 'services'], ['list', 'watch'])]),
+  clusterRole('system:node-bootstrapper', [rule(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch'])]),
+  clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'], ['create'])]),
+  clusterRole('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [rule(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create'])]),
 ];
 
 /**
- * CLUSTER_ROLE_BINDINGS are upstream's defaults, plus kubeling's interim grant: the shared node identity (group
- * system:nodes) is bound to system:node and system:node-proxier until per-node identities and the Node authorizer come.
+ * CLUSTER_ROLE_BINDINGS are upstream's defaults (no one is bound to system:node: the Node authorizer grants nodes
+ * their rights), the node proxy's reads for system:nodes (the agent runs kube-proxy with its node credential, as
+ * k3s), and kubeadm's TLS-bootstrapping grants: the join token (group system:bootstrappers) may create CSRs, which
+ * the csrapproving controller approves for new nodes, and nodes may renew their own client certificates.
  */
 export const CLUSTER_ROLE_BINDINGS: ClusterRoleBinding[] = [
   clusterBinding('cluster-admin', 'cluster-admin', [group(GROUPS.masters)]),
@@ -133,7 +138,9 @@ export const CLUSTER_ROLE_BINDINGS: ClusterRoleBinding[] = [
   clusterBinding('system:discovery', 'system:discovery', [group(GROUPS.authenticated)]),
   clusterBinding('system:public-info-viewer', 'system:public-info-viewer', [group(GROUPS.authenticated), group(GROUPS.unauthenticated)]),
   clusterBinding('system:monitoring', 'system:monitoring', [group('system:monitoring')]),
-  clusterBinding('system:node', 'system:node', [group(GROUPS.nodes)]),
+  clusterBinding('kubeling:kubelet-bootstrap', 'system:node-bootstrapper', [group(GROUPS.bootstrappers)]),
+  clusterBinding('kubeling:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [group(GROUPS.bootstrappers)]),
+  clusterBinding('kubeling:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [group(GROUPS.nodes)]),
   clusterBinding('system:node-proxier', 'system:node-proxier', [user('system:kube-proxy'), group(GROUPS.nodes)]),
 ];
 

@@ -86,9 +86,9 @@ describe('authorize', () => {
     expect(authorize(snap, res('list', 'pods')).reason).toBe('RBAC: allowed by RoleBinding "devs-view/default" of ClusterRole "view" to Group "devs"');
   });
 
-  it('lets system:nodes do what system:node allows and nothing else', () => {
+  it('gives system:nodes only the proxy\'s reads by RBAC (the Node authorizer grants the rest)', () => {
     const node: UserInfo = { name: 'kubeling-node', groups: ['system:nodes', 'system:authenticated'] };
-    expect(authorize(snap, { ...res('patch', 'nodes', { subresource: 'status', namespace: '', name: 'n1' }), user: node }).allowed).toBe(true);
+    expect(authorize(snap, { ...res('patch', 'nodes', { subresource: 'status', namespace: '', name: 'n1' }), user: node }).allowed).toBe(false);
     expect(authorize(snap, { ...res('list', 'endpointslices', { apiGroup: 'discovery.k8s.io', namespace: '' }), user: node }).allowed).toBe(true);
     expect(authorize(snap, { ...res('delete', 'namespaces', { namespace: 'kube-system', name: 'kube-system' }), user: node }).allowed).toBe(false);
     expect(authorize(snap, { ...res('create', 'deployments', { apiGroup: 'apps' }), user: node }).allowed).toBe(false);

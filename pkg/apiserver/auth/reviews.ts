@@ -10,7 +10,9 @@ import type { Attributes, Decision, RulesOf, UserInfo } from './types.ts';
 export interface ReviewDeps {
   authorize(a: Attributes): Promise<Decision>;
   rules(user: UserInfo, namespace: string): RulesOf;
-  authenticateToken(token: string): UserInfo | undefined;
+  authenticateToken(token: string): UserInfo | undefined | Promise<UserInfo | undefined>;
+  /** reviewToken: the user a token stands for and the audiences it was accepted for (service-account tokens check them) */
+  reviewToken?(token: string, audiences: string[]): Promise<{ user: UserInfo; audiences: string[] } | undefined>;
 }
 
 interface ReviewBody {
@@ -67,8 +69,9 @@ export async function answerReview(info: ResourceInfo, namespace: string | undef
       return { ...head, status: { userInfo: userInfoJson(user) } };
     case 'TokenReview': {
       const token = (spec as TokenReviewSpec).token ?? '';
-      const u = deps.authenticateToken(token);
-      const status = u ? { authenticated: true, user: userInfoJson(u), audiences: (spec as TokenReviewSpec).audiences ?? [] } : { user: {} };
+      const auds = (spec as TokenReviewSpec).audiences ?? [];
+      const r = deps.reviewToken ? await deps.reviewToken(token, auds) : await Promise.resolve(deps.authenticateToken(token)).then((u) => u && { user: u, audiences: auds });
+      const status = r ? { authenticated: true, user: userInfoJson(r.user), audiences: r.audiences } : { user: {} };
       return { ...head, spec: { ...spec, token: undefined }, status };
     }
   }

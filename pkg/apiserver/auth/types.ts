@@ -13,6 +13,7 @@ export interface UserInfo {
 export const GROUPS = {
   masters: 'system:masters',
   nodes: 'system:nodes',
+  bootstrappers: 'system:bootstrappers',
   authenticated: 'system:authenticated',
   unauthenticated: 'system:unauthenticated',
 } as const;

@@ -26,6 +26,7 @@ const FILES: Record<string, string> = {
   'k8s.io/api/apps/v1/generated.proto': 'apps-v1.proto',
   'k8s.io/api/batch/v1/generated.proto': 'batch-v1.proto',
   'k8s.io/api/coordination/v1/generated.proto': 'coordination-v1.proto',
+  'k8s.io/api/certificates/v1/generated.proto': 'certificates-v1.proto',
   'k8s.io/api/discovery/v1/generated.proto': 'discovery-v1.proto',
   'k8s.io/api/rbac/v1/generated.proto': 'rbac-v1.proto',
   'k8s.io/api/authorization/v1/generated.proto': 'authorization-v1.proto',
@@ -40,10 +41,11 @@ const ROOTS = [
   ...['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision'].map((k) => `k8s.io.api.apps.v1.${k}`),
   ...['Job', 'CronJob'].map((k) => `k8s.io.api.batch.v1.${k}`),
   'k8s.io.api.coordination.v1.Lease',
+  'k8s.io.api.certificates.v1.CertificateSigningRequest',
   'k8s.io.api.discovery.v1.EndpointSlice',
   ...['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].map((k) => `k8s.io.api.rbac.v1.${k}`),
   ...['SelfSubjectAccessReview', 'SubjectAccessReview', 'LocalSubjectAccessReview', 'SelfSubjectRulesReview'].map((k) => `k8s.io.api.authorization.v1.${k}`),
-  ...['SelfSubjectReview', 'TokenReview'].map((k) => `k8s.io.api.authentication.v1.${k}`),
+  ...['SelfSubjectReview', 'TokenReview', 'TokenRequest'].map((k) => `k8s.io.api.authentication.v1.${k}`),
 ];
 
 /** OVERRIDES fills Go facts the binary scan cannot match (an embedded field whose protobuf tag has no name=). */

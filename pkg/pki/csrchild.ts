@@ -1,0 +1,32 @@
+// csrchild: runs csr-cli in a short-lived node process — key + CSR for an agent, a CSR's facts for the approver, a signature for the signer.
+import { execFile } from 'node:child_process';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CertKey } from './certs.ts';
+import type { CsrFacts, KeyAndRequest, RequestOptions } from './csr.ts';
+
+export type { CsrFacts, KeyAndRequest, RequestOptions } from './csr.ts';
+
+function run<T>(cmd: 'request' | 'read' | 'sign', input: unknown): Promise<T> {
+  // .ts when run from source, .js when run from a build
+  const script = fileURLToPath(new URL(`./csr-cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, ['--disable-warning=ExperimentalWarning', script, cmd], { maxBuffer: 1 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`certificate helper (${cmd}) failed: ${stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? stderr.trim() ?? err.message}`));
+      try {
+        resolve(JSON.parse(stdout) as T);
+      } catch (e) {
+        reject(new Error(`the certificate helper printed no result: ${(e as Error).message}`));
+      }
+    });
+    child.stdin!.end(JSON.stringify(input));
+  });
+}
+
+/** requestInChild makes a key and a CSR for it. */
+export const requestInChild = (o: RequestOptions): Promise<KeyAndRequest> => run('request', o);
+/** readInChild reads a PEM CSR's subject and SANs. */
+export const readInChild = (csrPem: string): Promise<CsrFacts> => run('read', { csrPem });
+/** signInChild signs a PEM CSR with the CA for `seconds` with the given CSR-API usages. */
+export const signInChild = async (ca: CertKey, csrPem: string, usages: string[], seconds: number): Promise<string> =>
+  (await run<{ certPem: string }>('sign', { ca, csrPem, usages, seconds })).certPem;
