@@ -58,6 +58,8 @@ describe('planPod', () => {
     const cur = new Map([['a', ci('a', 'running')]]);
     expect(planPod(input({ current: cur, livenessFailed: new Set(['a']) }))).toMatchObject({ kill: ['a'], start: ['a'] });
     expect(planPod(input({ current: cur, livenessFailed: new Set(['a']), restartPolicy: 'Never' }))).toMatchObject({ kill: ['a'], start: [] });
+    // a changed definition (image update) restarts whatever the restart policy, as upstream's containerChanged
+    expect(planPod(input({ current: cur, specChanged: new Set(['a']), restartPolicy: 'Never' }))).toMatchObject({ kill: ['a'], start: ['a'], killPod: false });
   });
   it('recreates a dead sandbox and restarts everything under Always', () => {
     const cur = new Map([['a', ci('a', 'running')]]);

@@ -47,6 +47,11 @@ export interface PlanInput {
   current: Map<string, ContainerInfo | undefined>;
   /** livenessFailed names running containers whose liveness or startup probe failed. */
   livenessFailed: Set<string>;
+  /**
+   * specChanged names running containers created from another definition than the spec's (an image update): they are
+   * restarted whatever the restart policy, as upstream's containerChanged.
+   */
+  specChanged?: Set<string>;
   /** terminal: the pod's phase is already Succeeded or Failed; nothing runs again. */
   terminal: boolean;
 }
@@ -127,7 +132,10 @@ export function planPod(p: PlanInput): Plan {
     if (!c) {
       plan.start.push(name);
     } else if (running(c)) {
-      if (p.livenessFailed.has(name)) {
+      if (p.specChanged?.has(name)) {
+        plan.kill.push(name);
+        plan.start.push(name);
+      } else if (p.livenessFailed.has(name)) {
         plan.kill.push(name);
         if (p.restartPolicy !== 'Never') plan.start.push(name);
       } else keep++;

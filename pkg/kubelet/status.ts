@@ -54,7 +54,8 @@ export function terminatedState(c: ContainerInfo): Record<string, unknown> {
 export function containerStatus(spec: any, v: ContainerView | undefined, defaultWaiting: string): Record<string, unknown> {
   const cur = v?.history.current;
   const prev = v?.history.previous;
-  const s: Record<string, unknown> = { name: spec.name, image: spec.image };
+  // the image of the container that exists (after an image update, the old one until it is replaced), as upstream
+  const s: Record<string, unknown> = { name: spec.name, image: cur?.image || spec.image };
   let state: Record<string, unknown>;
   let lastState: Record<string, unknown> = {};
   let ready = false;

@@ -297,9 +297,12 @@ export class Kubelet {
 
     const liveness = new Set<string>();
     const failedBy = new Map<string, string>();
+    const specChanged = new Set<string>();
     for (const c of appSpecs) {
       const cur = current.get(c.name);
       if (cur?.state !== 'running') continue;
+      // the only container field a pod update may change is its image (upstream hashes the whole definition)
+      if (cur.image && c.image && cur.image !== c.image) specChanged.add(c.name);
       const st = this.probes.status(pod, c.name, cur.id);
       if (st.failed) {
         liveness.add(c.name);
@@ -314,6 +317,7 @@ export class Kubelet {
       sandboxAttempts: all.filter((c) => c.isSandbox).length,
       current,
       livenessFailed: liveness,
+      specChanged,
       terminal,
     });
     const grace = Math.max(MIN_GRACE_SECONDS, spec.terminationGracePeriodSeconds ?? 30);
@@ -393,8 +397,8 @@ export class Kubelet {
 
     for (const name of plan.kill) {
       const cur = current.get(name)!;
-      const why = failedBy.get(name) === 'startup' ? 'startup' : 'liveness';
-      this.o.events.event(podTarget(pod, name), 'Normal', 'Killing', `Container ${name} failed ${why} probe, will be restarted`);
+      const why = specChanged.has(name) ? `Container ${name} definition changed` : `Container ${name} failed ${failedBy.get(name) === 'startup' ? 'startup' : 'liveness'} probe`;
+      this.o.events.event(podTarget(pod, name), 'Normal', 'Killing', `${why}, will be restarted`);
       await this.runPreStop(pod, name, cur.id, grace);
       await rt.stopContainer(cur.id, grace);
       changed = true;

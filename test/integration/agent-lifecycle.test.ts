@@ -133,6 +133,17 @@ describe('images', () => {
     await c.waitPod('after', (p) => p.status?.phase === 'Running');
   });
 
+  it('restarts a container whose image the pod update changed (even under restartPolicy Never), as upstream', async () => {
+    await c.admin.create(pods, 'default', pod('retag', NODE, { restartPolicy: 'Never', containers: [{ name: 'main', image: 'kubeling/busybox:test', command: ['sleep', '1000'] }] }));
+    const p0 = await c.waitPod('retag', (p) => !!cstatus(p, 'main')?.state?.running);
+    await c.admin.patch(pods, 'default', 'retag', { spec: { containers: [{ name: 'main', image: 'kubeling/httpd:test' }] } }, 'strategic');
+    const p1 = await c.waitPod('retag', (p) => cstatus(p, 'main')?.restartCount === 1 && !!cstatus(p, 'main').state.running, 30_000);
+    expect(cstatus(p1, 'main').image).toBe('kubeling/httpd:test');
+    expect(idOf(p1, 'main')).not.toBe(idOf(p0, 'main'));
+    const evs = await c.podEvents('retag');
+    expect(evs.find((e) => e.reason === 'Killing')?.message).toBe('Container main definition changed, will be restarted');
+  });
+
   it('reports ErrImageNeverPull for a missing image with pull policy Never', async () => {
     await c.admin.create(pods, 'default', pod('never', NODE, { containers: [{ name: 'main', image: 'kubeling/absent:v1', imagePullPolicy: 'Never' }] }));
     const p = await c.waitPod('never', (p) => cstatus(p, 'main')?.state?.waiting?.reason === 'ErrImageNeverPull');
