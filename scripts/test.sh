@@ -21,6 +21,9 @@ command -v conntrack >/dev/null || need+=(conntrack)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v ruby >/dev/null || need+=(ruby)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v chromium >/dev/null || need+=(chromium)
+command -v unzip >/dev/null || need+=(unzip)
+command -v script >/dev/null || need+=(bsdutils)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need[*]}"

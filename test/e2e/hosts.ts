@@ -7,12 +7,18 @@
 //            default route via 192.168.X.1; dockerd (nsenter --net) with --bip 172.(20+i).0.1/16 and
 //            --cgroup-parent /kle2e-RUN-host-N; `kubeling agent --node-ip 192.168.X.(10+i)` in the same netns
 //   server   `kubeling server --disable-agent --bind-address 192.168.X.1` in the root namespace
-//   state    /tmp/kle2e-RUN/ (run.json, server/, host-N/{data,exec,agent,*.log}); root FORWARD rule `kle2e:RUN`
+//   registry Debian's docker-registry on 192.168.X.1:5000 (root namespace, with `registry: true`); every dockerd
+//            has --insecure-registry for it, so pods pull `192.168.X.1:5000/…` over the bridge — the real pull path
+//   state    /tmp/kle2e-RUN/ (run.json, server/, registry/, host-N/{data,exec,agent,*.log}); root FORWARD rule `kle2e:RUN`
 //
 // Sysctls: the root namespace has br_netfilter loaded with net.bridge.bridge-nf-call-iptables=1 and Docker's
 // FORWARD policy DROP, so frames bridged between two hosts' veths traverse the root FORWARD chain and are dropped;
 // the harness inserts `-A FORWARD -i kle2eRUN -o kle2eRUN -j ACCEPT` (comment kle2e:RUN) for the run's bridge.
 // Inside each host's netns dockerd sets net.ipv4.ip_forward=1 and its own iptables (they vanish with the netns).
+//
+// Routes of the root namespace: the server proxies to pod IPs (pods/…/proxy, services/…/proxy) as upstream's API server
+// does from a node of the pod network, so the root namespace routes the cluster CIDR onto the bridge (never out of
+// the default route) and each Node's podCIDR via its host; both go with the bridge.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -54,7 +60,12 @@ export interface HostsOptions {
   agentCommand?: string[];
   /** log level of server and agents (default info, or E2E_LOG_LEVEL); logs go to files in the run directory */
   logLevel?: string;
+  /** start a local image registry (Debian's docker-registry) on the bridge that every host's dockerd pulls from */
+  registry?: boolean;
 }
+
+/** REGISTRY_PORT is the local registry's port on the bridge address. */
+export const REGISTRY_PORT = 5000;
 
 /** Host is one worker host: a network namespace with its own dockerd and kubeling agent. */
 export interface Host {
@@ -89,6 +100,10 @@ export interface E2eCluster {
   clusterCidr: string;
   serviceCidr: string;
   images: typeof TEST_IMAGES;
+  /** the local registry's address `192.168.X.1:5000` (with `registry: true`); image references start with it */
+  registry?: string;
+  /** pushImage pushes an image from a host's dockerd to the local registry (`docker push` against that dockerd) */
+  pushImage(host: string, ref: string): void;
   /** kubectl runs the real kubectl against the cluster; never throws on exit codes */
   kubectl(...args: string[]): KubectlResult;
   /** kubectlInput is kubectl with standard input (`apply -f -`) */
@@ -235,6 +250,7 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
     must('ip', ['addr', 'add', `${bridgeIp}/24`, 'dev', n.bridge]);
     must('ip', ['link', 'set', n.bridge, 'up']);
     must('iptables', ['-w', '-I', 'FORWARD', '1', '-i', n.bridge, '-o', n.bridge, '-m', 'comment', '--comment', n.comment, '-j', 'ACCEPT']);
+    must('ip', ['route', 'replace', clusterCidr, 'dev', n.bridge]);
 
     const hosts: Host[] = hostNames.map((name, i) => {
       const dir = join(n.dir, name);
@@ -253,6 +269,22 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       must('ip', ['-n', h.netns, 'link', 'set', 'eth0', 'up']);
       must('ip', ['-n', h.netns, 'route', 'add', 'default', 'via', bridgeIp]);
     }
+    // the local registry, on the bridge address: started before the dockerds, which trust it (--insecure-registry)
+    const registry = opts.registry ? `${bridgeIp}:${REGISTRY_PORT}` : undefined;
+    if (registry) {
+      if (run('sh', ['-c', 'command -v docker-registry']).code !== 0) throw new Error('the e2e registry needs docker-registry: apt-get install -y docker-registry');
+      if (run('sh', ['-c', 'command -v docker']).code !== 0) throw new Error('pushing test images needs the docker CLI: apt-get install -y docker.io');
+      const dir = join(n.dir, 'registry');
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      const config = join(dir, 'config.yml');
+      writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${registry}\n`);
+      const p = spawnLogged('registry', 'docker-registry', ['serve', config], join(dir, 'registry.log'));
+      await waitFor('the local registry', async () => {
+        if (p.proc.exitCode !== null) throw new Error(`docker-registry exited (${p.proc.exitCode}):\n${tail(join(dir, 'registry.log'), 20)}`);
+        const r = await ufetch(`http://${registry}/v2/`, { signal: AbortSignal.timeout(1000) });
+        return r.ok;
+      }, 30_000);
+    }
     const host = (name: string): Host => {
       const h = hosts.find((x) => x.name === name);
       if (!h) throw new Error(`no host ${name} (hosts: ${hostNames.join(', ')})`);
@@ -267,7 +299,8 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       }
       const p = spawnLogged(`dockerd:${h.name}`, 'nsenter', [`--net=/var/run/netns/${h.netns}`, 'dockerd',
         '--data-root', join(h.dir, 'data'), '--exec-root', join(h.dir, 'exec'), '-H', h.dockerHost, '--pidfile', pidfile,
-        '--bip', `172.${20 + h.index}.0.1/16`, '--iptables=true', '--cgroup-parent', n.cgroup(h.name)], join(h.dir, 'dockerd.log'));
+        '--bip', `172.${20 + h.index}.0.1/16`, '--iptables=true', '--cgroup-parent', n.cgroup(h.name),
+        ...(registry ? ['--insecure-registry', registry] : [])], join(h.dir, 'dockerd.log'));
       await waitFor(`dockerd of ${h.name}`, async () => {
         if (p.proc.exitCode !== null) throw new Error(`dockerd of ${h.name} exited (${p.proc.exitCode}):\n${tail(join(h.dir, 'dockerd.log'), 20)}`);
         return !!(await h.docker.version().catch(() => undefined));
@@ -328,6 +361,8 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
         const ready = (await nodeReady(name))?.status?.conditions?.find((x) => x.type === 'Ready');
         return !!ready?.lastHeartbeatTime && Date.parse(ready.lastHeartbeatTime) >= since;
       }, 60_000);
+      const podCidr = (await nodeReady(name))?.spec?.podCIDR;
+      if (podCidr) must('ip', ['route', 'replace', podCidr, 'via', h.ip, 'dev', n.bridge]);
     };
     const killAgent = async (name: string) => {
       host(name);
@@ -347,6 +382,11 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       clusterCidr,
       serviceCidr,
       images: TEST_IMAGES,
+      registry,
+      pushImage(name, ref) {
+        if (!registry) throw new Error('pushImage needs startHosts({ registry: true })');
+        must('docker', ['-H', host(name).dockerHost, 'push', '--quiet', ref], { timeoutMs: 120_000 });
+      },
       kubectl: (...args) => kubectl(kubeconfig, args),
       kubectlInput: (input, ...args) => kubectl(kubeconfig, args, { input }),
       waitFor,
