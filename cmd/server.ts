@@ -30,6 +30,9 @@ export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFi
   auditLogMaxbackup?: number;
   auditLogMaxage?: number;
   auditLogBatchBufferSize?: number;
+  maxRequestsInflight?: number;
+  maxMutatingRequestsInflight?: number;
+  requestTimeout?: number | string;
   httpsListenPort: number;
   advertiseAddress?: string;
   tlsSan: string[];
@@ -84,7 +87,10 @@ export function serverCommand(): Command {
     .addOption(flag('--audit-log-maxsize <MB>', 'megabytes the audit log file reaches before it is rotated', 100).argParser(Number))
     .addOption(flag('--audit-log-maxbackup <n>', 'rotated audit log files to keep (0: all)', 0).argParser(Number))
     .addOption(flag('--audit-log-maxage <days>', 'days to keep rotated audit log files (0: forever)', 0).argParser(Number))
-    .addOption(flag('--audit-log-batch-buffer-size <n>', 'audit events queued for writing before new ones are dropped (and counted)', 10000).argParser(Number));
+    .addOption(flag('--audit-log-batch-buffer-size <n>', 'audit events queued for writing before new ones are dropped (and counted)', 10000).argParser(Number))
+    .addOption(flag('--max-requests-inflight <n>', 'read-only requests served at once before new ones get 429 (watches and streams not counted; default 400)').argParser(Number))
+    .addOption(flag('--max-mutating-requests-inflight <n>', 'mutating requests served at once before new ones get 429 (default 200)').argParser(Number))
+    .addOption(flag('--request-timeout <duration>', 'how long a request that is not a watch or a stream may take (default 60s)').argParser(parseDuration));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
     await applyConfigFile(cmd);
@@ -129,6 +135,15 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
     eventTtlMs: durationMs(o.eventTtl, '1h'),
     defaultNotReadyTolerationSeconds: Number(o.defaultNotReadyTolerationSeconds ?? 30),
     defaultUnreachableTolerationSeconds: Number(o.defaultUnreachableTolerationSeconds ?? 30),
+    audit: o.auditLogPath
+      ? { path: o.auditLogPath, maxSizeMB: Number(o.auditLogMaxsize ?? 100), maxBackups: Number(o.auditLogMaxbackup ?? 0), maxAgeDays: Number(o.auditLogMaxage ?? 0), bufferSize: Number(o.auditLogBatchBufferSize ?? 10000) }
+      : undefined,
+    // flags given win over KUBELING_API_LIMITS (JSON), which wins over the defaults (pkg/apiserver/limits.ts)
+    limits: {
+      ...(o.maxRequestsInflight !== undefined ? { maxRequestsInflight: Number(o.maxRequestsInflight) } : {}),
+      ...(o.maxMutatingRequestsInflight !== undefined ? { maxMutatingRequestsInflight: Number(o.maxMutatingRequestsInflight) } : {}),
+      ...(o.requestTimeout !== undefined ? { requestTimeoutMs: durationMs(o.requestTimeout, '60s') } : {}),
+    },
     cluster: { clusterCIDR: o.clusterCidr, serviceCIDR: o.serviceCidr, serviceNodePortRange: o.serviceNodePortRange, clusterDNS: o.clusterDns, clusterDomain: o.clusterDomain },
   });
   api.registry.watchCacheOptions.windowMs = historyMs; // the watch cache keeps as much history as the store

@@ -21,7 +21,9 @@ import { nthAddress, parseCidr, parsePortRange } from './allocators.ts';
 import { NodeProxy } from './nodeproxy.ts';
 import { ServiceProxy, parseProxyPath } from './serviceproxy.ts';
 import type { CacheTarget } from './watchcache.ts';
-import { Auth, type UserInfo } from './auth/index.ts';
+import { Auth, forbidden, requestAttributes, type UserInfo } from './auth/index.ts';
+import { AuditLog } from './audit.ts';
+import { escalationAdmission } from './auth/escalation.ts';
 import { ANONYMOUS, GROUPS } from './auth/types.ts';
 import { ConnectionTable, HTTP_ON_HTTPS, Inflight, TLS_HANDSHAKE, TOO_MANY_REQUESTS, WatchBudget, classify, looksLikeHttp, resolveLimits, type ApiLimits } from './limits.ts';
 import { OffloadPool } from './offload.ts';
@@ -58,6 +60,8 @@ export interface ApiServerOptions {
   serviceAccountKeyPem?: string;
   /** the ServiceAccount admission plugin (`kubeling server` turns it on; embedded test servers without controllers leave it off) */
   serviceAccountAdmission?: boolean;
+  /** --audit-log-path (`-` = stdout) and its rotation and buffer flags; no path = no audit log */
+  audit?: { path: string; maxSizeMB?: number; maxBackups?: number; maxAgeDays?: number; bufferSize?: number };
   /** connection, request and watch bounds (limits.ts); unset keys come from KUBELING_API_LIMITS, then the defaults */
   limits?: Partial<ApiLimits>;
 }
@@ -109,6 +113,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   await registry.ensureClusterConfig(cluster);
   const auth = new Auth({ registry, tokens: opts.tokens, log: log.child({ component: 'auth' }) });
   await auth.start();
+  const audit = opts.audit?.path ? new AuditLog({ ...opts.audit, log: log.child({ component: 'audit' }) }) : undefined;
+  registry.escalation = escalationAdmission({ authorize: (a) => auth.authorize(a), snapshot: () => auth.policy.snapshot(), fresh: () => auth.policy.fresh() });
   /** the user each request was authenticated as (after impersonation) */
   const users = new WeakMap<IncomingMessage, UserInfo>();
   const eventSweep = startEventSweep(registry, opts.eventTtlMs ?? DEFAULT_EVENT_TTL_MS, log);
@@ -152,12 +158,14 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
 
   // authentication, impersonation and authorization of every request, before anything else reads it
   app.addHook('onRequest', async (req, reply) => {
+    audit?.begin(req.raw, reply.raw);
     const [rawPath, query = ''] = req.url.split('?', 2);
     const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') || '/' : rawPath;
     const u = auth.user(req.raw, path);
     const user = u instanceof Promise ? await u : u;
     if (!user) return;
     users.set(req.raw, user);
+    audit?.user(req.raw, user, auth.actors.get(req.raw));
     if (user.name !== ANONYMOUS) conns.authenticated(req.socket.remoteAddress, req.socket.remotePort);
     // upstream's max-in-flight filter sits between authentication and authorization
     const params = new URLSearchParams(query);
@@ -172,7 +180,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       return reply;
     }
     reply.raw.once('close', release);
-    if (!Auth.mayBypass(user)) await auth.check(user, req.method, path, params);
+    if (Auth.mayBypass(user)) return audit?.decision(req.raw, { allowed: true, reason: '' });
+    const a = requestAttributes(user, req.method, path, params);
+    const d = await auth.authorize(a, params.get('fieldSelector') ?? '');
+    audit?.decision(req.raw, d);
+    if (!d.allowed) throw forbidden(a, d.reason);
   });
 
   // services/pods proxy subresources: taken over before the body is read, so request bodies stream to the backend
@@ -195,6 +207,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       log.error({ err, url: req.url, method: req.method }, 'request failed');
       status = errors.internal((err as Error).message);
     }
+    audit?.status(req.raw, status.status);
     if (status.code === 401) reply.header('connection', 'close'); // an unauthenticated client gets no idle connection
     reply.code(status.code).header('content-type', 'application/json').send(JSON.stringify(status.status));
   });
@@ -325,6 +338,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       if (method === 'POST') {
         if (info.namespaced && ns === undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
         const created = await registry.create(info, ns, await body(), wopts);
+        audit?.object(req.raw, created.metadata);
         return reply200(201, created);
       }
       if (method === 'DELETE') {
@@ -522,6 +536,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       offload.close();
       registry.stop();
       await app.close();
+      await audit?.close();
     },
   };
 }

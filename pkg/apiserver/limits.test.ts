@@ -1,6 +1,8 @@
 // limits.test: the pure planners of limits.ts — connection admission, request classes, the watch budget's choice of victims — and the limits' configuration.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, Inflight, WatchBudget, admit, classify, looksLikeHttp, overBudget, resolveLimits, type ConnectionCounts } from './limits.ts';
+import { ConnectionTable, DEFAULT_LIMITS, Inflight, WatchBudget, admit, classify, looksLikeHttp, overBudget, resolveLimits, type ConnectionCounts } from './limits.ts';
 
 const L = { maxConnections: 100, maxConnectionsPerIp: 50, maxUnauthenticated: 40, maxUnauthenticatedPerIp: 10 };
 
@@ -15,6 +17,39 @@ describe('admit', () => {
     ['the server is full, all authenticated: refused', { total: 100, perIp: 2, unauthenticated: 0, unauthenticatedPerIp: 0 }, 'refuse'],
   ];
   it.each(cases)('%s', (_name, counts, want) => expect(admit(counts, L)).toBe(want));
+});
+
+describe('ConnectionTable', () => {
+  let port = 1000;
+  /** fakeSocket is what the table uses of a socket: its address, destroy() and the close event */
+  const fakeSocket = (ip: string) => {
+    const s = Object.assign(new EventEmitter(), { remoteAddress: ip, remotePort: port++, destroyed: false, destroy: () => {
+      if (s.destroyed) return;
+      s.destroyed = true;
+      s.emit('close');
+    } });
+    return s as typeof s & Socket;
+  };
+
+  it('evicts the oldest unauthenticated connection of a full IP, refuses when all are authenticated, and counts closes', () => {
+    const t = new ConnectionTable({ ...DEFAULT_LIMITS, maxConnections: 100, maxConnectionsPerIp: 3, maxUnauthenticated: 100, maxUnauthenticatedPerIp: 2 });
+    const [a, b, c] = [fakeSocket('10.0.0.1'), fakeSocket('10.0.0.1'), fakeSocket('10.0.0.1')];
+    expect(t.open(a) && t.open(b)).toBe(true);
+    t.authenticated('10.0.0.1', a.remotePort);
+    expect(t.open(c)).toBe(true); // b and c unauthenticated, a authenticated: 3 of 3
+    const d = fakeSocket('10.0.0.1');
+    expect(t.open(d)).toBe(true); // the IP is full: its oldest unauthenticated (b) goes
+    expect([a.destroyed, b.destroyed, c.destroyed]).toEqual([false, true, false]);
+    t.authenticated('10.0.0.1', c.remotePort);
+    t.authenticated('10.0.0.1', d.remotePort);
+    const e = fakeSocket('10.0.0.1');
+    expect(t.open(e)).toBe(false); // all three authenticated: refused
+    expect(e.destroyed).toBe(true);
+    expect(t.open(fakeSocket('10.0.0.2'))).toBe(true); // another IP is not affected
+    a.destroy();
+    expect(t.open(fakeSocket('10.0.0.1'))).toBe(true);
+    expect(t.stats).toEqual({ open: 4, unauthenticated: 2, refused: 1, evicted: 1 });
+  });
 });
 
 describe('classify', () => {

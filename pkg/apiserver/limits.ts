@@ -112,6 +112,7 @@ export function admit(c: ConnectionCounts, l: Pick<ApiLimits, 'maxConnections' |
 
 /** Conn is one tracked TCP connection. */
 interface Conn {
+  key: string;
   ip: string;
   socket: Socket;
   authenticated: boolean;
@@ -144,7 +145,11 @@ export class ConnectionTable {
 
   /** open admits a new TCP connection (closing an older unauthenticated one if needed); false = it was refused. */
   open(socket: Socket): boolean {
-    const ip = socket.remoteAddress ?? '';
+    const ip = socket.remoteAddress;
+    if (ip === undefined) {
+      socket.destroy(); // gone before it was seen
+      return false;
+    }
     const key = `${ip}:${socket.remotePort}`;
     for (let i = 0; i < 2; i++) {
       const perIp = this.#perIp.get(ip);
@@ -160,7 +165,7 @@ export class ConnectionTable {
       this.#drop(victim);
       victim.socket.destroy();
     }
-    const conn: Conn = { ip, socket, authenticated: false };
+    const conn: Conn = { key, ip, socket, authenticated: false };
     this.#byKey.set(key, conn);
     const p = this.#perIp.get(ip) ?? this.#perIp.set(ip, { total: 0, unauth: new Set() }).get(ip)!;
     p.total++;
@@ -180,9 +185,8 @@ export class ConnectionTable {
   }
 
   #drop(conn: Conn): void {
-    const key = `${conn.ip}:${conn.socket.remotePort}`;
-    if (this.#byKey.get(key) !== conn) return;
-    this.#byKey.delete(key);
+    if (this.#byKey.get(conn.key) !== conn) return;
+    this.#byKey.delete(conn.key);
     this.#unauth.delete(conn);
     const p = this.#perIp.get(conn.ip);
     if (!p) return;
