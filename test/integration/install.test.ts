@@ -92,8 +92,10 @@ describe.skipIf(!has('systemd-analyze'))('install.sh into a temp root', () => {
   let ca: string | undefined;
 
   afterAll(async () => {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    // a process killed by a signal has exitCode null and signalCode set: only those with neither still run
+    const running = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
+    for (const p of procs) if (running(p)) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => (running(p) ? new Promise((r) => p.once('exit', r)) : undefined)));
     if (ca) await teardownTestCluster(ca).catch(() => undefined);
     for (const r of roots) rmSync(r, { recursive: true, force: true });
     slot?.release();
@@ -152,7 +154,7 @@ describe.skipIf(!has('systemd-analyze'))('install.sh into a temp root', () => {
     expect((ready.match(/=True/g) ?? []).length).toBe(2);
 
     for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
     for (const root of [server, agent]) {
       const u = spawnSync('bash', [join(ROOT, 'deploy/uninstall.sh'), '--purge'], { encoding: 'utf8', env: { ...process.env, KUBELING_ROOT: root } });
       expect(u.status, u.stderr).toBe(0);

@@ -58,7 +58,9 @@ afterAll(async () => {
 });
 
 describe('kubeling server with its embedded agent', () => {
-  it('registers its own node, Ready', () => {
+  it('registers its own node, Ready', async () => {
+    // the embedded agent first gets its client certificate (CSR), then registers: the Node appears after a moment
+    await until(`node ${NODE} registered`, () => (k(['get', 'node', NODE]).code === 0 ? true : undefined), 60_000);
     const r = k(['wait', '--for=condition=Ready', `node/${NODE}`, '--timeout=60s']);
     expect(r.code, r.stderr).toBe(0);
     const nodes = k(['get', 'nodes']);
