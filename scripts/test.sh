@@ -42,7 +42,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "==> npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-scripts/kubectl-1.20.sh >/dev/null 2>&1 || echo "warning: could not unpack Debian's kubectl 1.20; its compatibility test will be skipped" >&2
+scripts/kubectl-1.20.sh >/dev/null 2>&1 || echo "warning: could not unpack Debian's kubectl 1.20; its compatibility test will fail" >&2
 
 echo "==> Docker engine"
 scripts/dockerd-test.sh start

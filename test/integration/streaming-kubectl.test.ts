@@ -228,7 +228,8 @@ function expectTransport(client: Client, sub: 'exec' | 'portforward'): void {
   else expect(seen).toEqual([expect.stringMatching(new RegExp(`^POST /api/v1/namespaces/default/pods/p/${sub} SPDY/3.1 `))]);
 }
 
-describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
+describe('streaming with the real kubectl', () => {
+  if (CLIENTS.length === 0) it('has kubectl clients to test', () => { throw new Error('no kubectl found: install the kubectl package (/usr/bin/kubectl and its bundled versions)'); });
   describe.each(CLIENTS)('$name', (client) => {
     it('exec prints stdout and exits 0', async () => {
       const r = await kubectl(client, ['exec', 'p', '--', 'echo', 'hi']);
@@ -289,6 +290,7 @@ describe.skipIf(CLIENTS.length === 0)('streaming with the real kubectl', () => {
   });
 
   const hasScript = (() => { try { execFileSync('script', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+  if (!hasScript) it('has script(1) for a terminal', () => { throw new Error('script is not installed: apt-get install -y bsdutils'); });
   describe.skipIf(!hasScript).each(CLIENTS.filter((c) => c.name.includes('1.32 (WebSocket)') || c.name.includes('1.29')))('$name with a terminal', (client) => {
     it('exec -it runs with a tty, passes the size and the exit code', async () => {
       lastResize = '';
