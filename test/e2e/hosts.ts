@@ -62,6 +62,8 @@ export interface HostsOptions {
   logLevel?: string;
   /** start a local image registry (Debian's docker-registry) on the bridge that every host's dockerd pulls from */
   registry?: boolean;
+  /** start each host's `kubeling agent` (default true); false leaves the hosts with their dockerd only, for a test that starts its own agent there */
+  agents?: boolean;
 }
 
 /** REGISTRY_PORT is the local registry's port on the bridge address. */
@@ -424,7 +426,7 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       logs: (lines = 60) => logFiles.map((f) => `--- ${f}\n${tail(f, lines)}`).join('\n'),
       teardown,
     };
-    await Promise.all(hostNames.map((h) => startAgent(h)));
+    if (opts.agents !== false) await Promise.all(hostNames.map((h) => startAgent(h)));
     return c;
   } catch (e) {
     const logs = logFiles.map((f) => `--- ${f}\n${tail(f, 30)}`).join('\n');
