@@ -24,6 +24,7 @@ import {
   logFile,
   nodePortHost,
   podVerdict,
+  rolloutPending,
   portProblem,
   progressLine,
   readLocalCluster,
@@ -278,14 +279,16 @@ async function waitForPods(client: Client, timeoutMs: number): Promise<Verdict[]
     const pods = ((await client.list(lookupKind('v1', 'Pod')!, 'default', { labelSelector: EXAMPLE_SELECTOR }).catch(() => ({ items: [] }))).items as Pod[]).filter((p) => !p.metadata?.deletionTimestamp);
     const events = (await client.list(lookupKind('v1', 'Event')!, 'default').catch(() => ({ items: [] }))).items as Event[];
     verdicts = pods.map((p) => podVerdict(p, events));
-    const line = verdicts.length ? progressLine(verdicts) : 'waiting for the pods to be created';
+    const deployments = (await client.list(lookupKind('apps/v1', 'Deployment')!, 'default').catch(() => ({ items: [] }))).items;
+    const rollouts = deployments.map((d) => rolloutPending(d as Parameters<typeof rolloutPending>[0])).filter((x): x is string => !!x);
+    const line = [verdicts.length ? progressLine(verdicts) : 'waiting for the pods to be created', ...rollouts].join('; ');
     const secs = Math.round((Date.now() - started) / 1000);
     if (line !== shown || Date.now() - shownAt >= 15_000) {
       console.log(`  [${String(secs).padStart(3)}s] ${line}`);
       shown = line;
       shownAt = Date.now();
     }
-    const done = verdicts.length > 0 && verdicts.every((v) => v.kind === 'running');
+    const done = verdicts.length > 0 && verdicts.every((v) => v.kind === 'running') && rollouts.length === 0;
     if (done || verdicts.some((v) => v.kind === 'stuck') || Date.now() - started > timeoutMs) return verdicts;
     await sleep(1000);
   }

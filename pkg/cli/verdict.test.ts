@@ -1,7 +1,7 @@
 // verdict.test: the quick start's judgement of the example's pods, by table.
 import type { Event, Pod } from 'kubernetes-types/core/v1.js';
 import { describe, expect, it } from 'vitest';
-import { podVerdict, pullFailure, registryOf } from './verdict.ts';
+import { podVerdict, pullFailure, registryOf, rolloutPending } from './verdict.ts';
 
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 const pod = (over: Partial<Pod['status']> & { nodeName?: string; created?: string } = {}): Pod => ({
@@ -20,7 +20,8 @@ const waiting = (reason: string) => [{ name: 'client', image: 'stephengrider/mul
 
 describe('podVerdict', () => {
   it.each([
-    ['running and ready', pod({ phase: 'Running', containerStatuses: [{ name: 'client', image: 'x', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), [], 'running', ''],
+    ['running and ready', pod({ phase: 'Running', containerStatuses: [{ name: 'client', image: 'stephengrider/multi-client', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), [], 'running', ''],
+    ['running the old image after an update', pod({ phase: 'Running', containerStatuses: [{ name: 'client', image: 'old/image:1', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }), [], 'waiting', 'pod client-pod: container client is being replaced (image old/image:1 → stephengrider/multi-client)'],
     ['pulling: the latest event says so', pod({ containerStatuses: waiting('ContainerCreating') }), [ev('Scheduled', 'Successfully assigned default/client-pod to n1', '2026-01-01T00:09:51Z'), ev('Pulling', 'Pulling image "stephengrider/multi-client"')], 'waiting', 'pod client-pod on n1: Pulling image "stephengrider/multi-client"'],
     ['pull failed: no route to Docker Hub', pod({ containerStatuses: waiting('ImagePullBackOff') }), [ev('Failed', 'Failed to pull image "stephengrider/multi-client": dial tcp: lookup registry-1.docker.io: no such host'), ev('Failed', 'Error: ErrImagePull', '2026-01-01T00:09:56Z')], 'stuck', 'pod client-pod is not running (ImagePullBackOff): image stephengrider/multi-client could not be pulled: no route to Docker Hub (dial tcp: lookup registry-1.docker.io: no such host) — set KUBELING_EXAMPLE_IMAGE or a registry mirror'],
     ['crash loop', pod({ containerStatuses: [{ ...waiting('CrashLoopBackOff')[0]!, lastState: { terminated: { exitCode: 3, reason: 'Error' } } }] }), [], 'stuck', 'pod client-pod is not running (CrashLoopBackOff): its container keeps exiting (last exit code 3, Error) — see `kubeling kubectl logs client-pod`'],
@@ -56,4 +57,15 @@ describe('pullFailure', () => {
     ['localhost:5000/a', 'localhost:5000'],
     ['registry.invalid/multi-client:1', 'registry.invalid'],
   ])('registryOf(%s) = %s', (image, want) => expect(registryOf(image)).toBe(want));
+});
+
+describe('rolloutPending', () => {
+  const d = (generation: number, status: Record<string, number>, replicas = 2) => ({ metadata: { name: 'client-deployment', generation }, spec: { replicas }, status });
+  it.each([
+    ['not observed yet', d(2, { observedGeneration: 1, updatedReplicas: 2, replicas: 2, availableReplicas: 2 }), 'deployment client-deployment: waiting for the controller to see the change'],
+    ['new replicas coming', d(2, { observedGeneration: 2, updatedReplicas: 1, replicas: 3, availableReplicas: 2 }), 'deployment client-deployment: 1 of 2 replicas updated'],
+    ['old replicas going', d(2, { observedGeneration: 2, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), 'deployment client-deployment: 1 old replicas pending termination'],
+    ['not available yet', d(2, { observedGeneration: 2, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), 'deployment client-deployment: 1 of 2 updated replicas available'],
+    ['done', d(2, { observedGeneration: 2, updatedReplicas: 2, replicas: 2, availableReplicas: 2 }), undefined],
+  ])('%s', (_n, dep, want) => expect(rolloutPending(dep)).toBe(want));
 });

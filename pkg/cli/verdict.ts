@@ -24,7 +24,9 @@ export function podVerdict(pod: Pod, events: Event[], now = Date.now()): Verdict
   const name = pod.metadata?.name ?? '';
   const mine = events.filter((e) => e.involvedObject?.uid === pod.metadata?.uid || (e.involvedObject?.kind === 'Pod' && e.involvedObject?.name === name));
   const statuses = pod.status?.containerStatuses ?? [];
-  if (pod.status?.phase === 'Running' && statuses.length > 0 && statuses.every((s) => s.ready)) return { kind: 'running', pod: name };
+  // a container still running an older definition (the image was just updated) is not the example running yet
+  const stale = statuses.find((s) => s.state?.running && s.image && s.image !== imageOf(pod, s.name));
+  if (pod.status?.phase === 'Running' && statuses.length > 0 && statuses.every((s) => s.ready) && !stale) return { kind: 'running', pod: name };
   if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
     return { kind: 'stuck', pod: name, line: `pod ${name} has ${pod.status.phase === 'Failed' ? 'failed' : 'exited'}${pod.status.message ? `: ${pod.status.message}` : ''}` };
   }
@@ -39,6 +41,7 @@ export function podVerdict(pod: Pod, events: Event[], now = Date.now()): Verdict
     const line = `pod ${name} waits for a node${why ? `: ${why}` : ''}`;
     return age >= UNSCHEDULED_GRACE_MS ? { kind: 'stuck', pod: name, line: `${line} — see \`kubeling status\`` } : { kind: 'waiting', pod: name, line };
   }
+  if (stale) return { kind: 'waiting', pod: name, line: `pod ${name}: container ${stale.name} is being replaced (image ${stale.image} → ${imageOf(pod, stale.name)})` };
   const last = latest(mine, pod);
   const doing = last ? last.message : (statuses.find((s) => s.state?.waiting)?.state?.waiting?.reason ?? pod.status?.phase ?? 'Pending');
   return { kind: 'waiting', pod: name, line: `pod ${name} on ${pod.spec.nodeName}: ${doing}` };
@@ -96,4 +99,19 @@ function latest(events: Event[], pod: Pod, reasons?: string[]): Event | undefine
     .filter((e) => (!uid || !e.involvedObject?.uid || e.involvedObject.uid === uid) && (!reasons || reasons.includes(e.reason ?? '')))
     .sort(byTime)
     .at(-1);
+}
+
+/**
+ * rolloutPending names a Deployment whose newest template is not yet fully rolled out (upstream's `kubectl rollout
+ * status` rule), or undefined when it is: the example's old pods may still run while the new ones come up.
+ */
+export function rolloutPending(d: { metadata?: { name?: string; generation?: number }; spec?: { replicas?: number }; status?: { observedGeneration?: number; updatedReplicas?: number; replicas?: number; availableReplicas?: number } }): string | undefined {
+  const want = d.spec?.replicas ?? 1;
+  const st = d.status ?? {};
+  const name = d.metadata?.name ?? '';
+  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return `deployment ${name}: waiting for the controller to see the change`;
+  if ((st.updatedReplicas ?? 0) < want) return `deployment ${name}: ${st.updatedReplicas ?? 0} of ${want} replicas updated`;
+  if ((st.replicas ?? 0) > (st.updatedReplicas ?? 0)) return `deployment ${name}: ${(st.replicas ?? 0) - (st.updatedReplicas ?? 0)} old replicas pending termination`;
+  if ((st.availableReplicas ?? 0) < (st.updatedReplicas ?? 0)) return `deployment ${name}: ${st.availableReplicas ?? 0} of ${st.updatedReplicas ?? 0} updated replicas available`;
+  return undefined;
 }
