@@ -25,15 +25,14 @@ describe('decodeBody', () => {
     expect(decodeBody(Buffer.from('x'), 'application/vnd.kubernetes.protobuf', proto)).toEqual({ proto: true });
   });
 
-  it('refuses duplicate YAML keys and parses 50,000 keys in linear time', () => {
+  // the time it takes (linear since the duplicate check keeps one set per mapping) is measured by bench:abuse
+  it('refuses duplicate YAML keys and parses a 50,000-key mapping', () => {
     expect(status(() => decodeBody(Buffer.from('a: 1\na: 2\n'), 'application/yaml', proto))).toBe(400);
     expect(status(() => decodeBody(Buffer.from('m:\n  - x: 1\n    x: 2\n'), 'application/yaml', proto))).toBe(400);
     let text = 'data:\n';
     for (let i = 0; i < 50_000; i++) text += `  k${i}: v\n`;
-    const t = performance.now();
     const v = decodeBody(Buffer.from(text), 'application/yaml', proto) as { data: Record<string, string> };
     expect(Object.keys(v.data)).toHaveLength(50_000);
-    expect(performance.now() - t).toBeLessThan(5000);
   });
 
   it('refuses nesting deeper than the limit, in JSON and YAML', () => {

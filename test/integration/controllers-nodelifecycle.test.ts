@@ -10,8 +10,8 @@ import { TEST_IMAGES } from '../helpers/images.ts';
 const deployInfo = lookupKind('apps/v1', 'Deployment')!;
 const leaseInfo = lookupKind('coordination.k8s.io/v1', 'Lease')!;
 
-/** Timings: a 15 s grace period (it must exceed the agents' 10 s lease renewals) and 5 s default tolerations. */
-const GRACE_S = 15;
+/** Timings: a 20 s grace period (two of the agents' 10 s lease renewals: one late renewal on a loaded machine is no lost node) and 5 s default tolerations. */
+const GRACE_S = 20;
 const TOLERATION_S = 5;
 
 const condition = (n: KubeObject | undefined, type: string) => (n?.status?.conditions ?? []).find((c: { type: string }) => c.type === type);

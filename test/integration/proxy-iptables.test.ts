@@ -254,7 +254,7 @@ describe('service proxy, iptables mode', () => {
     ] as const) {
       const t0 = Date.now();
       expect(await refusedCode(host, port)).toBe('ECONNREFUSED');
-      expect(Date.now() - t0).toBeLessThan(500);
+      expect(Date.now() - t0).toBeLessThan(2000); // refused, not a connect that hangs (generous: the machine may be loaded)
     }
     // and from a container (the filter REJECT answers for the ClusterIP)
     const { stdout } = await execFileP('docker', ['exec', backends[0].id, 'sh', '-c', `nc -w 2 ${a.spec!.clusterIP!} 80 </dev/null; echo rc=$?`], { encoding: 'utf8', timeout: 10_000 }).catch((e: { stdout: string }) => e);
@@ -297,7 +297,7 @@ describe('service proxy, iptables mode', () => {
     const t0 = Date.now();
     await client.update(sliceInfo, slice);
     await waitFor('new connections reach the new endpoints', async () => (await httpGet(ip, 80)).trim() !== backends[0].host);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(2500); // about 40 ms on a quiet machine; generous for a loaded one
     for (let i = 0; i < 6; i++) expect([backends[1].host, backends[2].host]).toContain((await httpGet(ip, 80)).trim());
     const fresh = await open();
     expect(await roundTrip(fresh, 'new')).toBe('new');

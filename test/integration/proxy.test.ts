@@ -250,7 +250,7 @@ describe('service proxy', () => {
     ] as const) {
       const t0 = Date.now();
       expect(await refusedCode(host, port)).toBe('ECONNREFUSED');
-      expect(Date.now() - t0).toBeLessThan(500);
+      expect(Date.now() - t0).toBeLessThan(2000); // refused, not a connect that hangs (generous: the machine may be loaded)
     }
   });
 

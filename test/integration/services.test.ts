@@ -106,7 +106,7 @@ describe('Service networking', () => {
     const node = await c.admin.get(NODE, undefined, 'node-a');
     const prefix = String(node.spec?.podCIDR).split('.').slice(0, 3).join('.') + '.';
     for (const p of pods) expect(p.status?.podIP.startsWith(prefix)).toBe(true);
-  });
+  }, 120_000);
 
   it('a LoadBalancer service listens on its port at the node addresses and shows them as EXTERNAL-IP', async () => {
     apply(whoami('lb', 1));
@@ -121,7 +121,7 @@ describe('Service networking', () => {
       return Object.values(c.nodeIps).every((ip) => out.includes(ip)) ? out : undefined;
     }, 20_000);
     expect(row).toMatch(/LoadBalancer/);
-  });
+  }, 120_000);
 
   it('from inside a pod: ClusterIP, DNS names (service, headless, unknown) and service env vars', async () => {
     apply(whoami('backend', 2));
@@ -155,7 +155,7 @@ describe('Service networking', () => {
     const headless = execIn('client', 'nslookup', 'backend-headless.default.svc.cluster.local').stdout;
     for (const p of backends) expect(headless).toContain(p.status?.podIP);
     expect(execIn('client', 'nslookup', 'nothing-here.default.svc.cluster.local').stdout + execIn('client', 'nslookup', 'nothing-here.default.svc.cluster.local').stderr).toMatch(/NXDOMAIN|can't find/);
-  });
+  }, 120_000);
 
   it('scaling down under a request loop through the NodePort loses no request', async () => {
     apply(whoami('steady', 3));
@@ -185,7 +185,7 @@ describe('Service networking', () => {
     await loop;
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(20);
-  });
+  }, 120_000);
 
   it('a service whose pods all fail readiness refuses connections at once instead of hanging', async () => {
     apply(whoami('unready', 2, { ready: false }));
@@ -212,5 +212,5 @@ describe('Service networking', () => {
       expect(['ECONNREFUSED', 'ECONNRESET', 'closed']).toContain(outcome);
       expect(Date.now() - started).toBeLessThan(3_000);
     }
-  });
+  }, 120_000);
 });
