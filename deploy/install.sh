@@ -57,7 +57,8 @@ step() { printf '==> %s\n' "$*"; }
 if [ "$live" = 1 ]; then
   need=()
   command -v dockerd >/dev/null || need+=(docker.io)
-  command -v npm >/dev/null || need+=(npm)
+  # npm fetches Node 24 and the modules; KUBELING_OFFLINE=1 copies both from this checkout instead
+  [ "${KUBELING_OFFLINE:-}" = 1 ] || command -v npm >/dev/null || need+=(npm)
   command -v iptables >/dev/null || need+=(iptables)
   if [ ${#need[@]} -gt 0 ]; then
     step "installing Debian packages: ${need[*]}"
@@ -69,7 +70,7 @@ fi
 step "kubeling into $opt"
 mkdir -p "$opt"
 if [ "$here" != "$opt" ]; then
-  tar -C "$here" --exclude=./node_modules --exclude=./.tools --exclude=./.git --exclude=./.kubeling --exclude=./dist -cf - . | tar -C "$opt" -xf -
+  tar -C "$here" --exclude=./node_modules --exclude=./.tools --exclude=./.git --exclude=./.kubeling --exclude=./dist --exclude=./.cache --exclude=./.bench -cf - . | tar -C "$opt" -xf -
 fi
 if [ "${KUBELING_OFFLINE:-}" = 1 ] && [ "$here" != "$opt" ]; then
   [ -d "$here/node_modules" ] || { echo "KUBELING_OFFLINE=1 needs $here/node_modules (npm ci first)" >&2; exit 1; }

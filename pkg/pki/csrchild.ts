@@ -12,7 +12,7 @@ function run<T>(cmd: 'request' | 'read' | 'sign', input: unknown): Promise<T> {
   const script = fileURLToPath(new URL(`./csr-cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   return new Promise((resolve, reject) => {
     const child = execFile(process.execPath, ['--disable-warning=ExperimentalWarning', script, cmd], { maxBuffer: 1 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`certificate helper (${cmd}) failed: ${stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? stderr.trim() ?? err.message}`));
+      if (err) return reject(new Error(`certificate helper (${cmd}) failed: ${stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? (stderr.trim() || err.message)}`));
       try {
         resolve(JSON.parse(stdout) as T);
       } catch (e) {

@@ -1,0 +1,333 @@
+// harness: the host side of the VM test (issue 11) — a network namespace per run holding the VMs' private network (a
+// bridge and one tap per VM), QEMU started inside it, the local apt source and registry on the bridge, ssh/kubectl/
+// curl run inside it, and a teardown (also of interrupted runs, by the klvm prefix) that removes all of it.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { alive, cmdline, killAll, must, netnsInode, pidsInNetns, run, sleep, withDescendants } from '../e2e/sys.ts';
+import { APT_PORT, PREFIX, PRIVATE_HOST, REGISTRY_PORT, SUBNET, hostsFile, networkdUnit, planVms, qemuArgs, type VmSpec } from './plan.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const BRIDGE = `${PREFIX}br0`;
+
+/** REQUIRED maps each host command the VM test runs to its Debian package. */
+export const REQUIRED: Record<string, string> = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  mmdebstrap: 'mmdebstrap',
+  mke2fs: 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  'dpkg-scanpackages': 'dpkg-dev',
+  'docker-registry': 'docker-registry',
+  ssh: 'openssh-client',
+  kubectl: 'kubectl',
+  curl: 'curl',
+  busybox: 'busybox-static',
+  docker: 'docker.io',
+};
+
+/** checkPrerequisites says what to install (or that root is needed) instead of skipping. */
+export function checkPrerequisites(): void {
+  if (process.getuid?.() !== 0) throw new Error('the VM test needs root (netns, taps, QEMU, mmdebstrap): run it as root');
+  const missing = Object.entries(REQUIRED).filter(([t]) => run('sh', ['-c', `command -v ${t}`]).code !== 0);
+  if (missing.length) throw new Error(`the VM test needs ${missing.map(([t]) => t).join(', ')}: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(' ')}`);
+}
+
+/** Image is scripts/vm-image.sh's output directory. */
+export interface Image {
+  dir: string;
+  seconds: number;
+}
+
+/** buildImage runs scripts/vm-image.sh (cached by its inputs) and times it. */
+export function buildImage(force = false): Image {
+  const t0 = Date.now();
+  const r = spawnSync(join(ROOT, 'scripts/vm-image.sh'), force ? ['--force'] : [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+  if (r.status !== 0) throw new Error(`scripts/vm-image.sh failed (${r.status ?? r.signal})`);
+  return { dir: r.stdout.trim().split('\n').pop()!, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Vm is one running (or powered-off) VM of a run. */
+export interface Vm extends VmSpec {
+  disk: string;
+  pid?: number;
+}
+
+/** Run is one VM run: its netns, state dir, VMs and helper processes. */
+export interface Run {
+  id: string;
+  netns: string;
+  dir: string;
+  shared: string;
+  image: string;
+  vms: Vm[];
+  pids: number[];
+}
+
+/** sweepLeftovers removes every klvm run on this host (processes in its netns, the netns, its state dir). */
+export async function sweepLeftovers(): Promise<string[]> {
+  const ids = runIds();
+  for (const id of ids) await teardown(id);
+  return ids;
+}
+
+function runIds(): string[] {
+  const names = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith(`${PREFIX}-`)) : [];
+  const dirs = readdirSync('/tmp').filter((d) => d.startsWith(`${PREFIX}-`));
+  return [...new Set([...names, ...dirs].map((n) => n.slice(PREFIX.length + 1)))];
+}
+
+/** runPids lists what run `id` started: the processes in its netns and those its pid files name. */
+function runPids(id: string): number[] {
+  const dir = `/tmp/${PREFIX}-${id}`;
+  const pids: number[] = [];
+  const ino = netnsInode(`${PREFIX}-${id}`);
+  if (ino !== undefined) pids.push(...pidsInNetns(ino));
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.pid'))) {
+      const pid = Number(readFileSync(join(dir, f), 'utf8').trim());
+      if (pid > 1 && /qemu|docker-registry|busybox/.test(cmdline(pid))) pids.push(pid);
+    }
+  }
+  return withDescendants(pids);
+}
+
+/** teardown removes run `id`: kills what it started (and waits), deletes the netns and the state dir. */
+export async function teardown(id: string): Promise<void> {
+  await killAll(runPids(id));
+  teardownNow(id);
+}
+
+/** teardownNow is teardown without waiting (for signal handlers): SIGKILL, netns and dir removed at once. */
+export function teardownNow(id: string): void {
+  for (const pid of runPids(id)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  if (netnsInode(`${PREFIX}-${id}`) !== undefined) run('ip', ['netns', 'del', `${PREFIX}-${id}`]);
+  rmSync(`/tmp/${PREFIX}-${id}`, { recursive: true, force: true });
+}
+
+/** sweepNow is sweepLeftovers for signal handlers (synchronous). */
+export function sweepNow(): void {
+  for (const id of runIds()) teardownNow(id);
+}
+
+/** startRun makes the netns with the private network's bridge and a tap per VM, the state dir and /vagrant. */
+export function startRun(image: string, workers: number): Run {
+  const id = randomBytes(3).toString('hex');
+  const r: Run = { id, netns: `${PREFIX}-${id}`, dir: `/tmp/${PREFIX}-${id}`, shared: '', image, vms: [], pids: [] };
+  mkdirSync(r.dir, { recursive: true });
+  must('ip', ['netns', 'add', r.netns]);
+  const ns = (...args: string[]) => must('ip', ['-n', r.netns, ...args]);
+  ns('link', 'set', 'lo', 'up');
+  ns('link', 'add', BRIDGE, 'type', 'bridge');
+  ns('addr', 'add', `${PRIVATE_HOST}/24`, 'dev', BRIDGE);
+  ns('link', 'set', BRIDGE, 'up');
+  for (const spec of planVms(workers)) {
+    ns('tuntap', 'add', 'dev', spec.tap, 'mode', 'tap');
+    ns('link', 'set', spec.tap, 'master', BRIDGE);
+    ns('link', 'set', spec.tap, 'up');
+    r.vms.push({ ...spec, disk: join(r.dir, `${spec.name}.img`) });
+  }
+  r.shared = syncedFolder(r.dir);
+  for (const vm of r.vms) prepareDisk(r, vm);
+  return r;
+}
+
+/**
+ * syncedFolder is the run's /vagrant: a snapshot of this checkout (tracked and untracked-not-ignored files, as a
+ * user's clone has) plus production node_modules and .tools/node (hard-linked) for KUBELING_OFFLINE=1, shared over 9p.
+ */
+function syncedFolder(dir: string): string {
+  const shared = join(dir, 'vagrant');
+  mkdirSync(shared);
+  const files = must('git', ['-C', ROOT, 'ls-files', '-co', '--exclude-standard', '-z']).split('\0').filter((f) => f && existsSync(join(ROOT, f)));
+  must('tar', ['-C', ROOT, '--null', '-T', '-', '-cf', join(dir, 'src.tar')], { input: files.join('\0'), timeoutMs: 120_000 });
+  must('tar', ['-C', shared, '-xf', join(dir, 'src.tar')], { timeoutMs: 120_000 });
+  rmSync(join(dir, 'src.tar'));
+  mkdirSync(join(shared, '.tools'));
+  // what `npm ci --omit=dev` gives a box (half the files of the checkout's node_modules: 9p pays per file), pruned
+  // offline from a copy (prune rewrites node_modules/.package-lock.json: not through a hard link)
+  must('cp', ['-a', join(ROOT, 'node_modules'), join(shared, 'node_modules')], { timeoutMs: 300_000 });
+  must('npm', ['prune', '--prefix', shared, '--omit=dev', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { timeoutMs: 300_000 });
+  must('cp', ['-al', join(ROOT, '.tools/node'), join(shared, '.tools/node')], { timeoutMs: 120_000 });
+  return shared;
+}
+
+/** prepareDisk copies the image's disk for `vm` and writes its hostname, hosts and private network into it. */
+function prepareDisk(r: Run, vm: Vm): void {
+  must('cp', ['--sparse=always', join(r.image, 'rootfs.img'), vm.disk], { timeoutMs: 300_000 });
+  const files: Record<string, string> = {
+    '/etc/hostname': `${vm.name}\n`,
+    '/etc/hosts': hostsFile(r.vms, vm),
+    '/etc/systemd/network/50-private.network': networkdUnit(vm),
+  };
+  const script: string[] = [];
+  for (const [path, text] of Object.entries(files)) {
+    const local = join(r.dir, `${vm.name}-${path.split('/').pop()}`);
+    writeFileSync(local, text);
+    script.push(`rm ${path}`, `write ${local} ${path}`);
+  }
+  must('debugfs', ['-w', '-f', '-', vm.disk], { input: script.join('\n') + '\n' });
+}
+
+/** inNs spawns a command inside the run's netns and resolves with its exit code and output (never rejects on exit codes). */
+export function inNs(r: Run, cmd: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string }> {
+  return new Promise((res) => {
+    const p = spawn('ip', ['netns', 'exec', r.netns, ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      res({ code: code ?? -1, out });
+    });
+  });
+}
+
+/** ssh runs a shell command as root in `vm` (the test's `vagrant ssh -c`). */
+export function ssh(r: Run, vm: VmSpec, command: string, timeoutMs = 60_000): Promise<{ code: number; out: string }> {
+  const opts = ['-i', join(r.image, 'id_ed25519'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes'];
+  return inNs(r, ['ssh', ...opts, `root@${vm.ip}`, command], timeoutMs);
+}
+
+/** kubectl runs the host's kubectl inside the netns with the kubeconfig the master wrote into /vagrant/.kubeling. */
+export function kubectl(r: Run, args: string[], timeoutMs = 60_000): Promise<{ code: number; out: string }> {
+  return inNs(r, ['kubectl', '--kubeconfig', join(r.shared, '.kubeling/kubeconfig.yaml'), '--request-timeout=20s', ...args], timeoutMs);
+}
+
+/** httpGet fetches a URL with curl inside the netns ('' when it does not answer). */
+export async function httpGet(r: Run, url: string, timeoutSec = 5): Promise<string> {
+  const res = await inNs(r, ['curl', '-sS', '-m', String(timeoutSec), url], (timeoutSec + 5) * 1000);
+  return res.code === 0 ? res.out : '';
+}
+
+/** boot starts `vm`'s QEMU inside the netns (detached: the teardown finds it by netns and pid file). */
+export async function boot(r: Run, vm: Vm, opts: { memoryMiB: number; accel: 'tcg' | 'kvm' }): Promise<void> {
+  const pidFile = join(r.dir, `${vm.name}.pid`);
+  rmSync(pidFile, { force: true });
+  const monitor = join(r.dir, `${vm.name}.mon`);
+  rmSync(monitor, { force: true });
+  const args = qemuArgs(vm, {
+    kernel: join(r.image, 'vmlinuz'),
+    initrd: join(r.image, 'initrd.img'),
+    disk: vm.disk,
+    shared: r.shared,
+    serialLog: join(r.dir, `${vm.name}.serial.log`),
+    monitor,
+    pidFile,
+  }, { runId: r.id, ...opts });
+  const log = openSync(join(r.dir, `${vm.name}.qemu.log`), 'a');
+  const p = spawn('ip', ['netns', 'exec', r.netns, 'qemu-system-x86_64', ...args], { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  p.unref();
+  vm.pid = p.pid;
+  const until = Date.now() + 30_000;
+  while (!existsSync(pidFile) && Date.now() < until) {
+    if (p.exitCode !== null) throw new Error(`qemu for ${vm.name} exited (${p.exitCode})`);
+    await sleep(100);
+  }
+}
+
+/** powerOff pulls the plug: QEMU's monitor `quit` (no shutdown inside the guest), then waits until QEMU is gone. */
+export async function powerOff(r: Run, vm: Vm): Promise<void> {
+  await new Promise<void>((res) => {
+    const s = connect(join(r.dir, `${vm.name}.mon`), () => s.write('quit\n'));
+    s.on('error', () => res());
+    s.on('close', () => res());
+  });
+  const until = Date.now() + 20_000;
+  while (vm.pid && alive(vm.pid) && Date.now() < until) await sleep(100);
+  if (vm.pid && alive(vm.pid)) await killAll([vm.pid]);
+  vm.pid = undefined;
+}
+
+/** waitSsh waits until `vm` answers ssh. */
+export async function waitSsh(r: Run, vm: VmSpec, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await ssh(r, vm, 'true', 15_000)).code === 0) return;
+    if (Date.now() > until) throw new Error(`${vm.name} does not answer ssh after ${timeoutMs / 1000}s: see ${join(r.dir, `${vm.name}.serial.log`)}`);
+    await sleep(2000);
+  }
+}
+
+/** serveApt serves the image's apt/ directory on the bridge (the VMs' sources.list), as a Debian mirror would. */
+export function serveApt(r: Run): void {
+  const p = spawn('ip', ['netns', 'exec', r.netns, 'busybox', 'httpd', '-f', '-p', `${PRIVATE_HOST}:${APT_PORT}`, '-h', join(r.image, 'apt')], { detached: true, stdio: 'ignore' });
+  p.unref();
+  writeFileSync(join(r.dir, 'apt.pid'), String(p.pid));
+  r.pids.push(p.pid!);
+}
+
+function registryConfig(dir: string, addr: string): string {
+  return `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\nhttp:\n  addr: ${addr}\n`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+async function waitTcp(r: Run | undefined, host: string, port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = ['curl', '-sS', '-o', '/dev/null', '-m', '2', `http://${host}:${port}/v2/`];
+    const ok = r ? (await inNs(r, probe, 5000)).code === 0 : run(probe[0]!, probe.slice(1)).code === 0;
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing answers on ${host}:${port}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * startRegistry fills a local registry (Debian's docker-registry) with `images` pushed by the host's dockerd to a
+ * loopback instance, then serves the same storage on the private network, where the VMs' dockerd uses it as its
+ * Docker Hub mirror. `images` maps a local image to its Docker Hub name (e.g. stephengrider/multi-client:latest).
+ */
+export async function startRegistry(r: Run, images: Record<string, string>): Promise<void> {
+  const storage = join(r.dir, 'registry');
+  mkdirSync(storage);
+  const port = await freePort();
+  writeFileSync(join(r.dir, 'registry-push.yml'), registryConfig(storage, `127.0.0.1:${port}`));
+  const push = spawn('docker-registry', ['serve', join(r.dir, 'registry-push.yml')], { stdio: 'ignore' });
+  writeFileSync(join(r.dir, 'registry-push.pid'), String(push.pid));
+  try {
+    await waitTcp(undefined, '127.0.0.1', port, 15_000);
+    for (const [local, hub] of Object.entries(images)) {
+      const ref = `127.0.0.1:${port}/${hub}`;
+      must('docker', ['tag', local, ref]);
+      try {
+        must('docker', ['push', '-q', ref], { timeoutMs: 120_000 });
+      } finally {
+        run('docker', ['rmi', ref]);
+      }
+    }
+  } finally {
+    push.kill('SIGKILL');
+    await new Promise((res) => (push.exitCode !== null ? res(undefined) : push.once('exit', res)));
+    rmSync(join(r.dir, 'registry-push.pid'), { force: true });
+  }
+  writeFileSync(join(r.dir, 'registry.yml'), registryConfig(storage, `${PRIVATE_HOST}:${REGISTRY_PORT}`));
+  const p = spawn('ip', ['netns', 'exec', r.netns, 'docker-registry', 'serve', join(r.dir, 'registry.yml')], { detached: true, stdio: 'ignore' });
+  p.unref();
+  writeFileSync(join(r.dir, 'registry.pid'), String(p.pid));
+  r.pids.push(p.pid!);
+  await waitTcp(r, PRIVATE_HOST, REGISTRY_PORT, 15_000);
+}
+
+/** REGISTRY_URL is the mirror URL the VMs get (KUBELING_REGISTRY_MIRROR / KUBELING_INSECURE_REGISTRY). */
+export const REGISTRY_HOSTPORT = `${PRIVATE_HOST}:${REGISTRY_PORT}`;
+export { SUBNET };
