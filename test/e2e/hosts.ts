@@ -398,8 +398,13 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       async killHost(name) {
         const h = host(name);
         const ino = netnsInode(h.netns);
-        const roots = [...(ino ? pidsInNetns(ino) : []), ...pidsInCgroup(n.cgroup(name))];
-        await killAll(withDescendants(roots));
+        // repeated until nothing is left: a process may spawn one while it dies (a shim, the agent's certificate helper)
+        for (let round = 0; round < 20; round++) {
+          const roots = [...(ino ? pidsInNetns(ino) : []), ...pidsInCgroup(n.cgroup(name))];
+          if (!roots.length) break;
+          await killAll(withDescendants(roots));
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await Promise.all([`agent:${name}`, `dockerd:${name}`].map((k) => stopProc(k, 'SIGKILL')));
       },
       async startHost(name) {
