@@ -11,5 +11,8 @@ export { KUBELET_VERSION } from './nodestatus.ts';
  * share one Docker engine (tests, or two kubeling clusters on one laptop) then never adopt or remove each other's.
  */
 export function clusterId(caPem: string): string {
-  return createHash('sha256').update(caPem).digest('hex').slice(0, 16);
+  // the certificate's bytes, not the PEM text: the server's own file and a copy pinned over the network may differ in
+  // line breaks or trailing whitespace and must still name one cluster
+  const b64 = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(caPem)?.[1]?.replace(/\s+/g, '');
+  return createHash('sha256').update(b64 ? Buffer.from(b64, 'base64') : Buffer.from(caPem)).digest('hex').slice(0, 16);
 }

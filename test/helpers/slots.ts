@@ -33,6 +33,7 @@ function alive(pid: number): boolean {
 /** claimSlot takes the first free slot (a lock file holding our pid); slots of dead processes are taken over. */
 export function claimSlot(): Slot {
   mkdirSync(DIR, { recursive: true });
+  sweepStale();
   for (let attempt = 0; attempt < 2; attempt++) {
     for (let i = 0; i < SLOTS; i++) {
       const file = join(DIR, String(i));
@@ -45,14 +46,23 @@ export function claimSlot(): Slot {
         /* taken */
       }
     }
-    // every slot taken: free the ones whose owner died, then try once more
-    for (const name of readdirSync(DIR)) {
-      const file = join(DIR, name);
-      const pid = Number(readFileSync(file, 'utf8'));
-      if (!pid || !alive(pid)) rmSync(file, { force: true });
-    }
+    sweepStale();
   }
   throw new Error(`no free test cluster slot in ${DIR} (${SLOTS} in use)`);
+}
+
+/** sweepStale frees the slots whose owner died (a killed test run), so no lock file outlives its process for long. */
+function sweepStale(): void {
+  for (const name of readdirSync(DIR)) {
+    const file = join(DIR, name);
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(file, 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!pid || !alive(pid)) rmSync(file, { force: true });
+  }
 }
 
 function slot(index: number, file: string): Slot {
