@@ -1,6 +1,6 @@
 // server: starts a real `kubeling server` process on a temp dir for integration tests, and runs the real kubectl.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -158,4 +158,14 @@ export function versionedKubectl(minor: number): string | undefined {
   if (existsSync(p)) return p;
   if (minor === 32) return KUBECTL;
   return undefined;
+}
+
+/** userKubeconfig runs `kubeling kubeconfig --user … --group …` against a server's data dir and writes the result beside the admin's. */
+export function userKubeconfig(srv: RunningServer, user: string, groups: string[]): string {
+  const args = ['kubeconfig', '--user', user, '--data-dir', srv.dataDir, ...groups.flatMap((g) => ['--group', g])];
+  const r = spawnSync(join(ROOT, 'bin/kubeling'), args, { encoding: 'utf8', env: { ...process.env, KUBELING_FROM_SOURCE: '1' }, timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubeling kubeconfig --user ${user} failed: ${r.stderr}`);
+  const path = join(srv.dataDir, `${user}.kubeconfig`);
+  writeFileSync(path, r.stdout, { mode: 0o600 });
+  return path;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, fetch as ufetch } from 'undici';
-import { ROOT, kubectl, startServer, type RunningServer } from '../helpers/server.ts';
+import { ROOT, kubectl, startServer, type RunningServer, userKubeconfig as userKubeconfigFor } from '../helpers/server.ts';
 
 interface Ev {
   auditID: string;
@@ -28,14 +28,7 @@ let aliceKc = '';
 const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 const BAD_TOKEN = 'not-a-token-7f3a9c2e';
 
-function userKubeconfig(user: string, groups: string[]): string {
-  const args = ['kubeconfig', '--user', user, '--data-dir', srv.dataDir, ...groups.flatMap((g) => ['--group', g])];
-  const r = spawnSync(join(ROOT, 'bin/kubeling'), args, { encoding: 'utf8', env: { ...process.env, KUBELING_FROM_SOURCE: '1' }, timeout: 60_000 });
-  expect(r.status, r.stderr).toBe(0);
-  const path = join(srv.dataDir, `${user}.kubeconfig`);
-  writeFileSync(path, r.stdout, { mode: 0o600 });
-  return path;
-}
+const userKubeconfig = (user: string, groups: string[]) => userKubeconfigFor(srv, user, groups);
 
 const admin = (args: string[], input?: string) => kubectl(srv.kubeconfig, args, { input });
 const ok = (r: { code: number; stdout: string; stderr: string }) => {
