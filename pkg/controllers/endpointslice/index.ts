@@ -4,28 +4,18 @@ import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
 import { matchLabels, selectorFromSet } from '../../api/selectors.ts';
-import type { KubeObject } from '../../api/types.ts';
 import { keyOf, type SharedInformer } from '../../client/informer.ts';
 import { WorkQueue } from '../../client/queue.ts';
 import { podEndpointFacts, serviceSelector, servicesSelecting } from '../endpoints/index.ts';
 import type { Controller, ControllerContext } from '../types.ts';
 import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
-import { applySlicePlan, SliceTracker } from './tracker.ts';
-import { CONTROLLER_NAME, desiredGroups, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, planSlices } from './slices.ts';
+import { applySlicePlan, SliceTracker, watchManagedSlices } from './tracker.ts';
+import { CONTROLLER_NAME, desiredGroups, planSlices } from './slices.ts';
 
 export * from './slices.ts';
 
 const serviceInfo = lookupKind('v1', 'Service')!;
 const podInfo = lookupKind('v1', 'Pod')!;
-/** INDEX_SERVICE files a managed slice under `ns/<service-name label>`. */
-const INDEX_SERVICE = 'endpointslice-controller/service';
-
-function managedServiceKey(s: KubeObject): string | undefined {
-  const l = s.metadata.labels ?? {};
-  if (l[LABEL_MANAGED_BY] !== CONTROLLER_NAME || !l[LABEL_SERVICE_NAME]) return undefined;
-  return `${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`;
-}
-
 /** newEndpointSliceController is the controller-manager entry of the EndpointSlice controller. */
 export function newEndpointSliceController(ctx: ControllerContext): Controller {
   return new EndpointSliceController(ctx);
@@ -40,6 +30,8 @@ export class EndpointSliceController implements Controller {
   private pods!: SharedInformer;
   private slices!: SharedInformer;
   private tracker!: SliceTracker;
+  /** sliceIndex files our slices under their Service's key */
+  private sliceIndex = '';
   private workers: Workers | undefined;
 
   constructor(ctx: ControllerContext) {
@@ -55,13 +47,10 @@ export class EndpointSliceController implements Controller {
     this.pods = this.ctx.informers.informerFor(podInfo);
     this.slices = this.ctx.informers.informerFor(this.sliceInfo);
     this.tracker = new SliceTracker(this.slices);
-    this.slices.addIndexer(INDEX_SERVICE, (s) => {
-      const k = managedServiceKey(s);
-      return k ? [k] : [];
-    });
     const enqueue = (k: string | undefined) => {
       if (k) this.queue.add(k);
     };
+    this.sliceIndex = watchManagedSlices(this.slices, CONTROLLER_NAME, enqueue);
     this.services.addEventHandler({
       add: (s) => enqueue(keyOf(s)),
       update: (_o, s) => enqueue(keyOf(s)),
@@ -77,14 +66,6 @@ export class EndpointSliceController implements Controller {
         servicesSelecting(this.services, o, p).forEach(enqueue);
       },
       delete: (p) => servicesSelecting(this.services, p).forEach(enqueue),
-    });
-    this.slices.addEventHandler({
-      add: (s) => enqueue(managedServiceKey(s)),
-      update: (o, s) => {
-        enqueue(managedServiceKey(o));
-        enqueue(managedServiceKey(s));
-      },
-      delete: (s) => enqueue(managedServiceKey(s)),
     });
     this.workers = startWorkers(this.queue, [this.services.synced, this.pods.synced, this.slices.synced], this.ctx.options.workers, (key) => this.sync(key), this.ctx.log);
   }
@@ -108,7 +89,7 @@ export class EndpointSliceController implements Controller {
     const pods = this.pods.list(namespace).filter((p) => matchLabels(reqs, p.metadata.labels)) as Pod[];
     const mine: EndpointSlice[] = [];
     const foreign: EndpointSlice[] = [];
-    for (const s of this.slices.byIndex(INDEX_SERVICE, key) as unknown as EndpointSlice[]) {
+    for (const s of this.slices.byIndex(this.sliceIndex, key) as unknown as EndpointSlice[]) {
       if (s.metadata?.deletionTimestamp) continue;
       if (s.addressType !== 'IPv4') continue;
       // a slice of an earlier Service of the same name is not ours to reuse

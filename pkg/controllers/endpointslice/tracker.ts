@@ -1,5 +1,6 @@
 // tracker: what the EndpointSlice and mirroring controllers share — upstream's endpointSliceTracker (a sync waits
-// until the cache has seen the controller's own writes) and the application of a slice plan through the API.
+// until the cache has seen the controller's own writes), the application of a slice plan through the API, and the
+// index + handler that turn a change of a managed slice into a sync of its Service.
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { ApiError } from '../../api/errors.ts';
 import type { ResourceInfo } from '../../api/resources.ts';
@@ -7,6 +8,7 @@ import type { KubeObject } from '../../api/types.ts';
 import type { SharedInformer } from '../../client/informer.ts';
 import type { ApiClient } from '../../client/interface.ts';
 import { splitKey } from '../worker.ts';
+import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from './slices.ts';
 
 /** SlicePlan is what a planner decided for one service's slices. */
 export interface SlicePlan {
@@ -72,4 +74,34 @@ export async function applySlicePlan(client: ApiClient, info: ResourceInfo, key:
     }
     tracker.remember(key, s.metadata!.name!, 'gone');
   }
+}
+
+/**
+ * watchManagedSlices files the slices `manager` manages (their managed-by label) under their Service's `ns/name`, in
+ * an index named after the manager, and enqueues that key whenever one changes, so a slice that someone else edits
+ * or deletes is put back. It returns the index name, for `byIndex`.
+ */
+export function watchManagedSlices(slices: SharedInformer, manager: string, enqueue: (serviceKey: string) => void): string {
+  const serviceKey = (s: KubeObject): string | undefined => {
+    const l = s.metadata.labels ?? {};
+    return l[LABEL_MANAGED_BY] === manager && l[LABEL_SERVICE_NAME] ? `${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}` : undefined;
+  };
+  const index = `${manager}/service`;
+  slices.addIndexer(index, (s) => {
+    const k = serviceKey(s);
+    return k ? [k] : [];
+  });
+  const kick = (s: KubeObject) => {
+    const k = serviceKey(s);
+    if (k) enqueue(k);
+  };
+  slices.addEventHandler({
+    add: kick,
+    update: (o, s) => {
+      kick(o);
+      kick(s);
+    },
+    delete: kick,
+  });
+  return index;
 }

@@ -3,11 +3,9 @@
 import type { Endpoints, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
-import type { KubeObject } from '../../api/types.ts';
 import { keyOf, type SharedInformer } from '../../client/informer.ts';
 import { WorkQueue } from '../../client/queue.ts';
-import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from '../endpointslice/slices.ts';
-import { applySlicePlan, SliceTracker } from '../endpointslice/tracker.ts';
+import { applySlicePlan, SliceTracker, watchManagedSlices } from '../endpointslice/tracker.ts';
 import type { Controller, ControllerContext } from '../types.ts';
 import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
 import { MIRRORING_CONTROLLER_NAME, planMirror, shouldMirror } from './mirror.ts';
@@ -16,15 +14,6 @@ export * from './mirror.ts';
 
 const serviceInfo = lookupKind('v1', 'Service')!;
 const endpointsInfo = lookupKind('v1', 'Endpoints')!;
-/** INDEX_MIRRORED files a mirrored slice under `ns/<service-name label>`. */
-const INDEX_MIRRORED = 'endpointslicemirroring-controller/service';
-
-function mirroredKey(s: KubeObject): string | undefined {
-  const l = s.metadata.labels ?? {};
-  if (l[LABEL_MANAGED_BY] !== MIRRORING_CONTROLLER_NAME || !l[LABEL_SERVICE_NAME]) return undefined;
-  return `${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`;
-}
-
 /** newEndpointSliceMirroringController is the controller-manager entry of the mirroring controller. */
 export function newEndpointSliceMirroringController(ctx: ControllerContext): Controller {
   return new EndpointSliceMirroringController(ctx);
@@ -39,6 +28,8 @@ export class EndpointSliceMirroringController implements Controller {
   private endpoints!: SharedInformer;
   private slices!: SharedInformer;
   private tracker!: SliceTracker;
+  /** sliceIndex files our slices under their Service's key */
+  private sliceIndex = '';
   private workers: Workers | undefined;
 
   constructor(ctx: ControllerContext) {
@@ -54,13 +45,10 @@ export class EndpointSliceMirroringController implements Controller {
     this.endpoints = this.ctx.informers.informerFor(endpointsInfo);
     this.slices = this.ctx.informers.informerFor(this.sliceInfo);
     this.tracker = new SliceTracker(this.slices);
-    this.slices.addIndexer(INDEX_MIRRORED, (s) => {
-      const k = mirroredKey(s);
-      return k ? [k] : [];
-    });
     const enqueue = (k: string | undefined) => {
       if (k) this.queue.add(k);
     };
+    this.sliceIndex = watchManagedSlices(this.slices, MIRRORING_CONTROLLER_NAME, enqueue);
     for (const inf of [this.services, this.endpoints]) {
       inf.addEventHandler({
         add: (o) => enqueue(keyOf(o)),
@@ -68,14 +56,6 @@ export class EndpointSliceMirroringController implements Controller {
         delete: (o) => enqueue(keyOf(o)),
       });
     }
-    this.slices.addEventHandler({
-      add: (s) => enqueue(mirroredKey(s)),
-      update: (o, s) => {
-        enqueue(mirroredKey(o));
-        enqueue(mirroredKey(s));
-      },
-      delete: (s) => enqueue(mirroredKey(s)),
-    });
     this.workers = startWorkers(this.queue, [this.services.synced, this.endpoints.synced, this.slices.synced], this.ctx.options.workers, (key) => this.sync(key), this.ctx.log);
   }
 
@@ -90,7 +70,7 @@ export class EndpointSliceMirroringController implements Controller {
     if (this.tracker.stale(key)) return { requeueAfterMs: 1000 };
     const ep = this.endpoints.get(namespace, name) as Endpoints | undefined;
     const svc = this.services.get(namespace, name) as Service | undefined;
-    const existing = (this.slices.byIndex(INDEX_MIRRORED, key) as unknown as EndpointSlice[]).filter((s) => !s.metadata?.deletionTimestamp);
+    const existing = (this.slices.byIndex(this.sliceIndex, key) as unknown as EndpointSlice[]).filter((s) => !s.metadata?.deletionTimestamp);
     const plan = planMirror(shouldMirror(ep, svc) ? ep : undefined, existing);
     await applySlicePlan(this.ctx.client, info, key, plan, this.tracker);
   }
