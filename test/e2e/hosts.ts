@@ -37,6 +37,7 @@ import {
   alive, checkPrerequisites, cmdline, killAll, must, netnsInode, pidsInCgroup, pidsInNetns, procStat, removeCgroup, run,
   sleep, unmountUnder, withDescendants, type CmdResult,
 } from './sys.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** PREFIX starts the name of everything a run creates, so a later run finds the leftovers of an interrupted one. */
 export const PREFIX = 'kle2e';
@@ -216,21 +217,6 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
       return '';
     }
   };
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> => {
-    const until = Date.now() + timeoutMs;
-    let lastErr: unknown;
-    for (;;) {
-      try {
-        const v = await probe();
-        if (v !== undefined && v !== false) return v as T;
-      } catch (e) {
-        lastErr = e;
-      }
-      if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-      await sleep(200);
-    }
-  };
-
   let torn = false;
   const teardown = async () => {
     if (torn) return;

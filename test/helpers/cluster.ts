@@ -11,6 +11,7 @@ import { clusterId } from '../../pkg/kubelet/index.ts';
 import { DockerRuntime } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from './images.ts';
 import { kubectl, ROOT, startServer, type KubectlResult, type RunningServer } from './server.ts';
+import { waitFor } from './wait.ts';
 
 /** NODE_SLOT_INDEX numbers the nodes within a cluster's slot: node-a is 127.1.<slot>.2, node-b 127.1.<slot>.3 */
 export const NODE_SLOT_INDEX = { 'node-a': 2, 'node-b': 3 } as const;
@@ -64,21 +65,6 @@ export async function startTwoNodeCluster(opts: ClusterOptions = {}): Promise<Tw
   const nodeIps = { 'node-a': server.slot.nodeIp(NODE_SLOT_INDEX['node-a']), 'node-b': server.slot.nodeIp(NODE_SLOT_INDEX['node-b']) };
   const agents = new Map<NodeName, { proc: ChildProcess; exited: Promise<void>; dir: string; out: string[] }>();
   const dirs: string[] = [];
-
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> => {
-    const until = Date.now() + timeoutMs;
-    let lastErr: unknown;
-    for (;;) {
-      try {
-        const v = await probe();
-        if (v !== undefined && v !== false) return v as T;
-      } catch (e) {
-        lastErr = e;
-      }
-      if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
 
   const nodeReady = async (node: NodeName) => {
     const n = await admin.getOrUndefined(nodeInfo, undefined, node);

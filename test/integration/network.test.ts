@@ -15,6 +15,7 @@ import { createLogger } from '../../pkg/util/log.ts';
 import { ensureTestImages, HTTPD_BODY, TEST_IMAGES } from '../helpers/images.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { claimSlot, type Slot } from '../helpers/slots.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const nodeInfo = lookupKind('v1', 'Node')!;
 const docker = new Dockerode();
@@ -37,21 +38,6 @@ const shOk = (cmd: string, args: string[]): boolean => {
     return false;
   }
 };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** execIn runs a command in a container and returns its exit code and output. */
 async function execIn(c: Dockerode.Container, cmd: string[]): Promise<{ code: number; out: string }> {

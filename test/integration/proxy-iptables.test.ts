@@ -1,44 +1,22 @@
 // proxy-iptables: the service proxy in `--proxy-mode iptables` (kernel DNAT) against a real server and real containers — ClusterIP from host and container, NodePort/LB on a 127.x /32, spread, affinity, refusing endpoints (not retried), no endpoints, endpoint changes under a live connection, UDP with stale-flow flush; teardown leaves no chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { get } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
-import Dockerode from 'dockerode';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { lookupKind } from '../../pkg/api/resources.ts';
-import type { KubeObject } from '../../pkg/api/types.ts';
-import { Client, SharedInformerFactory } from '../../pkg/client/index.ts';
+import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import type { Client } from '../../pkg/client/index.ts';
 import { hostRunner } from '../../pkg/network/exec.ts';
-import { serviceInterfaceName, startProxy, teardownProxyRules, type ServiceProxy } from '../../pkg/proxy/index.ts';
-import { createLogger, silentLogger } from '../../pkg/util/log.ts';
-import { ensureTestImages, TEST_IMAGES } from '../helpers/images.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { teardownProxyRules } from '../../pkg/proxy/index.ts';
+import { proxyFixture, sliceInfo } from '../helpers/proxyfixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
-const svcInfo = lookupKind('v1', 'Service')!;
-const sliceInfo = lookupKind('discovery.k8s.io/v1', 'EndpointSlice')!;
-const docker = new Dockerode();
-const runId = randomBytes(4).toString('hex');
-const LABEL = 'kubeling.test.proxy-iptables';
-const clusterId = randomBytes(8).toString('hex');
-const X = 200 + Math.floor(Math.random() * 51);
-const serviceCIDR = `10.${X}.0.0/16`;
-const nodeAddr = `127.0.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
-
-let srv: RunningServer;
+const f = proxyFixture({ label: 'kubeling.test.proxy-iptables', udpPrefixes: ['echo', 'two'], proxy: { mode: 'iptables', clusterCidr: '192.0.2.0/24' } });
+const { backends, httpGet, createService, sliceObj, refusedCode, clusterId } = f;
 let client: Client;
-let informers: SharedInformerFactory;
-let proxy: ServiceProxy;
-/** backends: three containers serving their hostname over HTTP on :80 and a TCP echo on :7000 */
-const backends: { ip: string; host: string; id: string }[] = [];
-let udpEcho: UdpSocket;
+let nodeAddr = '';
 let udpEchoPort = 0;
-let udpEcho2: UdpSocket;
 let udpEcho2Port = 0;
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
 const hasConntrack = (() => {
@@ -51,135 +29,20 @@ const hasConntrack = (() => {
 })();
 const routeLocalnetBefore = readFileSync(ROUTE_LOCALNET, 'utf8').trim();
 
-async function removeContainers(): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-}
-
 beforeAll(async () => {
-  await ensureTestImages();
-  srv = await startServer({ args: ['--disable-agent', '--service-cidr', serviceCIDR] });
-  client = new Client({ server: srv.url, token: srv.token, caPem: srv.caPem });
-  try {
-    for (let i = 0; i < 3; i++) {
-      const c = await docker.createContainer({
-        Image: TEST_IMAGES.busybox,
-        Cmd: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -p 80 -h /www && exec nc -ll -p 7000 -e cat'],
-        Labels: { [LABEL]: runId },
-        HostConfig: { NetworkMode: 'bridge' },
-      });
-      await c.start();
-      const info = await c.inspect();
-      backends.push({ ip: info.NetworkSettings.Networks.bridge.IPAddress, host: info.Config.Hostname, id: info.Id });
-    }
-  } catch (e) {
-    await removeContainers();
-    throw e;
-  }
-  udpEcho = createSocket('udp4');
-  udpEcho.on('message', (m, r) => udpEcho.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
-  await new Promise<void>((r) => udpEcho.bind(0, '127.0.0.1', () => r()));
-  udpEchoPort = udpEcho.address().port;
-  udpEcho2 = createSocket('udp4');
-  udpEcho2.on('message', (m, r) => udpEcho2.send(Buffer.concat([Buffer.from('two:'), m]), r.port, r.address));
-  await new Promise<void>((r) => udpEcho2.bind(0, '127.0.0.1', () => r()));
-  udpEcho2Port = udpEcho2.address().port;
-
-  informers = new SharedInformerFactory(client, silentLogger());
-  proxy = startProxy({ informers, clusterId, nodeName: 'proxy-node', nodeIp: nodeAddr, nodePortAddresses: [`${nodeAddr}/32`], clusterDNS: `10.${X}.0.10`, mode: 'iptables', clusterCidr: '192.0.2.0/24', log: process.env.PROXY_TEST_LOG ? createLogger({ level: process.env.PROXY_TEST_LOG }) : silentLogger(), connectTimeoutMs: 1500 });
-  informers.start();
-  await proxy.ready();
-  // the backends answer before the tests start
-  for (const b of backends) await waitFor(`backend ${b.ip}`, async () => (await httpGet(b.ip, 80)).trim() === b.host);
+  await f.setup();
+  ({ client, nodeAddr } = f);
+  [udpEchoPort, udpEcho2Port] = f.udpEchoPorts as [number, number];
 }, 120_000);
 
 afterAll(async () => {
   try {
-    await proxy?.stop();
-    informers?.stop();
-    await client?.close();
-    udpEcho?.close();
-    udpEcho2?.close();
+    await f.teardown();
   } finally {
     await teardownProxyRules(clusterId, hostRunner).catch(() => undefined);
     writeFileSync(ROUTE_LOCALNET, routeLocalnetBefore);
-    await removeContainers();
-    try {
-      execFileSync('ip', ['link', 'del', serviceInterfaceName(clusterId)], { stdio: 'ignore' });
-    } catch {
-      /* never created */
-    }
-    await srv?.cleanup();
   }
 }, 60_000);
-
-function httpGet(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host, port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== false && v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}: ${(last as Error)?.message ?? ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** localAddresses lists the ClusterIPs the proxy made local (on the cluster's service interface). */
-async function localAddresses(): Promise<string> {
-  try {
-    return (await execFileP('ip', ['-4', '-o', 'addr', 'show', 'dev', serviceInterfaceName(clusterId)], { encoding: 'utf8' })).stdout;
-  } catch {
-    return '';
-  }
-}
-
-/**
- * createService creates a Service and waits until the proxy made its ClusterIP local: before that, a packet to it
- * would follow the default route off the host (and a connect would hang on SYN retransmits).
- */
-async function createService(name: string, spec: Service['spec']): Promise<Service> {
-  const svc = (await client.create(svcInfo, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec } as KubeObject)) as unknown as Service;
-  const ip = svc.spec!.clusterIP!;
-  expect(ip.startsWith(`10.${X}.`)).toBe(true);
-  await waitFor(`ClusterIP ${ip} local`, async () => (await localAddresses()).includes(` ${ip}/32`));
-  return svc;
-}
-
-function sliceObj(name: string, service: string, port: number, endpoints: { ip: string; ready?: boolean }[], portName = '', protocol = 'TCP'): KubeObject {
-  const s: EndpointSlice = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name, labels: { 'kubernetes.io/service-name': service } },
-    addressType: 'IPv4',
-    ports: [{ name: portName, port, protocol }],
-    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true } })),
-  };
-  return s as unknown as KubeObject;
-}
-
-const refusedCode = (host: string, port: number) =>
-  httpGet(host, port).then(
-    () => 'connected',
-    (e: NodeJS.ErrnoException) => e.code ?? e.message,
-  );
 
 /** ourChains lists the chains of this test's cluster left in nat and filter. */
 function ourChains(): string[] {
@@ -335,7 +198,7 @@ describe('service proxy, iptables mode', () => {
 
   it('teardownProxyRules removes every chain and jump of the cluster', async () => {
     expect(ourChains().length).toBeGreaterThan(5);
-    await proxy.stop();
+    await f.proxy.stop();
     // stop leaves the rules, as kube-proxy
     expect(ourChains().length).toBeGreaterThan(5);
     const removed = await teardownProxyRules(clusterId, hostRunner);

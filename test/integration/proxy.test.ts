@@ -1,164 +1,27 @@
 // proxy: the service proxy (pkg/proxy) against a real server and real containers — ClusterIP, NodePort, LoadBalancer, spread, affinity, refusing endpoints, no endpoints, endpoint changes under a live connection, UDP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { get } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
-import Dockerode from 'dockerode';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { lookupKind } from '../../pkg/api/resources.ts';
-import type { KubeObject } from '../../pkg/api/types.ts';
-import { Client, SharedInformerFactory } from '../../pkg/client/index.ts';
-import { serviceInterfaceName, startProxy, type ServiceProxy } from '../../pkg/proxy/index.ts';
-import { createLogger, silentLogger } from '../../pkg/util/log.ts';
-import { ensureTestImages, TEST_IMAGES } from '../helpers/images.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import type { Client } from '../../pkg/client/index.ts';
+import { proxyFixture, sliceInfo } from '../helpers/proxyfixture.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
-const svcInfo = lookupKind('v1', 'Service')!;
-const sliceInfo = lookupKind('discovery.k8s.io/v1', 'EndpointSlice')!;
-const docker = new Dockerode();
-const runId = randomBytes(4).toString('hex');
-const LABEL = 'kubeling.test.proxy';
-const clusterId = randomBytes(8).toString('hex');
-const X = 200 + Math.floor(Math.random() * 51);
-const serviceCIDR = `10.${X}.0.0/16`;
-const nodeAddr = `127.0.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
-
-let srv: RunningServer;
+const f = proxyFixture({ label: 'kubeling.test.proxy', udpPrefixes: ['echo'] });
+const { backends, httpGet, createService, sliceObj, refusedCode } = f;
 let client: Client;
-let informers: SharedInformerFactory;
-let proxy: ServiceProxy;
-/** backends: three containers serving their hostname over HTTP on :80 and a TCP echo on :7000 */
-const backends: { ip: string; host: string; id: string }[] = [];
-let udpEcho: UdpSocket;
+let nodeAddr = '';
 let udpEchoPort = 0;
 
-async function removeContainers(): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${runId}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-}
-
 beforeAll(async () => {
-  await ensureTestImages();
-  srv = await startServer({ args: ['--disable-agent', '--service-cidr', serviceCIDR] });
-  client = new Client({ server: srv.url, token: srv.token, caPem: srv.caPem });
-  try {
-    for (let i = 0; i < 3; i++) {
-      const c = await docker.createContainer({
-        Image: TEST_IMAGES.busybox,
-        Cmd: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -p 80 -h /www && exec nc -ll -p 7000 -e cat'],
-        Labels: { [LABEL]: runId },
-        HostConfig: { NetworkMode: 'bridge' },
-      });
-      await c.start();
-      const info = await c.inspect();
-      backends.push({ ip: info.NetworkSettings.Networks.bridge.IPAddress, host: info.Config.Hostname, id: info.Id });
-    }
-  } catch (e) {
-    await removeContainers();
-    throw e;
-  }
-  udpEcho = createSocket('udp4');
-  udpEcho.on('message', (m, r) => udpEcho.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
-  await new Promise<void>((r) => udpEcho.bind(0, '127.0.0.1', () => r()));
-  udpEchoPort = udpEcho.address().port;
-
-  informers = new SharedInformerFactory(client, silentLogger());
-  proxy = startProxy({ informers, clusterId, nodeName: 'proxy-node', nodeIp: nodeAddr, nodePortAddresses: [`${nodeAddr}/32`], clusterDNS: `10.${X}.0.10`, log: process.env.PROXY_TEST_LOG ? createLogger({ level: process.env.PROXY_TEST_LOG }) : silentLogger(), connectTimeoutMs: 1500 });
-  informers.start();
-  await proxy.ready();
-  // the backends answer before the tests start
-  for (const b of backends) await waitFor(`backend ${b.ip}`, async () => (await httpGet(b.ip, 80)).trim() === b.host);
+  await f.setup();
+  ({ client, nodeAddr } = f);
+  udpEchoPort = f.udpEchoPorts[0]!;
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await proxy?.stop();
-    informers?.stop();
-    await client?.close();
-    udpEcho?.close();
-  } finally {
-    await removeContainers();
-    try {
-      execFileSync('ip', ['link', 'del', serviceInterfaceName(clusterId)], { stdio: 'ignore' });
-    } catch {
-      /* never created */
-    }
-    await srv?.cleanup();
-  }
-}, 60_000);
-
-function httpGet(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host, port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== false && v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}: ${(last as Error)?.message ?? ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** localAddresses lists the ClusterIPs the proxy made local (on the cluster's service interface). */
-async function localAddresses(): Promise<string> {
-  try {
-    return (await execFileP('ip', ['-4', '-o', 'addr', 'show', 'dev', serviceInterfaceName(clusterId)], { encoding: 'utf8' })).stdout;
-  } catch {
-    return '';
-  }
-}
-
-/**
- * createService creates a Service and waits until the proxy made its ClusterIP local: before that, a packet to it
- * would follow the default route off the host (and a connect would hang on SYN retransmits).
- */
-async function createService(name: string, spec: Service['spec']): Promise<Service> {
-  const svc = (await client.create(svcInfo, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec } as KubeObject)) as unknown as Service;
-  const ip = svc.spec!.clusterIP!;
-  expect(ip.startsWith(`10.${X}.`)).toBe(true);
-  await waitFor(`ClusterIP ${ip} local`, async () => (await localAddresses()).includes(` ${ip}/32`));
-  return svc;
-}
-
-function sliceObj(name: string, service: string, port: number, endpoints: { ip: string; ready?: boolean }[], portName = '', protocol = 'TCP'): KubeObject {
-  const s: EndpointSlice = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name, labels: { 'kubernetes.io/service-name': service } },
-    addressType: 'IPv4',
-    ports: [{ name: portName, port, protocol }],
-    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true } })),
-  };
-  return s as unknown as KubeObject;
-}
-
-const refusedCode = (host: string, port: number) =>
-  httpGet(host, port).then(
-    () => 'connected',
-    (e: NodeJS.ErrnoException) => e.code ?? e.message,
-  );
+afterAll(() => f.teardown(), 60_000);
 
 describe('service proxy', () => {
   it('ClusterIP is reachable from the host and spreads connections across 3 endpoints', async () => {
