@@ -1,5 +1,8 @@
 // bench/abuse: `npm run bench:abuse` — re-runs the resource attacks of issue 8 against a real `kubeling server` on loopback and prints the event-loop stall (max latency of a concurrent GET) under a large YAML body and a large strategic merge, the server's RSS with 100 stalled watchers, and whether an admin request is served beside 5,000 idle unauthenticated connections. Prints a table, then one JSON line.
 //
+// Flags: `--only yaml,merge` runs only the named phases (watch, idle, yaml, merge); `--cpu-prof DIR` has the server
+// write a V8 CPU profile (.cpuprofile, for Chrome DevTools or `node --cpu-prof` readers) into DIR when it stops.
+//
 // Bounded: every phase has a time limit, all traffic goes to 127.0.0.1, the server and every socket are closed at the
 // end (also on failure). Targets (issue 8): stall <= 100 ms, RSS <= 300 MB, admin served.
 import { readFileSync } from 'node:fs';
@@ -20,6 +23,19 @@ const N = {
 };
 
 const TARGETS = { stallMs: 100, rssMb: 300 };
+
+/** flag reads `--name value` or `--name=value` from the command line. */
+function flag(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
+}
+
+const PHASES = ['watch', 'idle', 'yaml', 'merge'] as const;
+const only = new Set((flag('only') ?? PHASES.join(',')).split(',').map((p) => p.trim()));
+for (const p of only) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (phases: ${PHASES.join(', ')})`);
+const cpuProfDir = flag('cpu-prof');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = performance.now();
@@ -225,29 +241,36 @@ async function phase<T>(name: string, f: () => Promise<T>): Promise<T> {
 
 async function main() {
   const load = loadavg()[0];
-  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--disable-controller-manager'] });
+  const env: Record<string, string> = cpuProfDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${cpuProfDir}`.trim() } : {};
+  srv = await startServer({ args: ['--disable-agent', '--disable-scheduler', '--disable-controller-manager'], env });
   say(`server pid ${srv.proc.pid} at ${srv.url}`);
   try {
     // the memory phases first, while the server's heap holds only what they add
-    const watch = await phase('stalled watchers', watchPhase);
-    say(`${N.watchers} stalled watchers: RSS peak ${watch.rssPeakMb.toFixed(0)} MB, closed ${watch.closedByServer}`);
-    const idle = await phase('idle connections', idlePhase);
-    say(`${N.idleConnections} idle connections: admin ${idle.adminStatus} in ${idle.adminMs.toFixed(0)} ms`);
-    const yaml = await phase('large YAML body', yamlPhase);
-    say(`YAML ${N.yamlKeys} keys: parse stall ${yaml.parseStallMs.toFixed(0)} ms, create stall ${yaml.createStallMs.toFixed(0)} ms`);
-    const merge = await phase('large strategic merge', mergePhase);
-    say(`strategic merge ${N.mergeEntries} entries: stall ${merge.stallMs.toFixed(0)} ms`);
+    const watch = only.has('watch') ? await phase('stalled watchers', watchPhase) : undefined;
+    if (watch) say(`${N.watchers} stalled watchers: RSS peak ${watch.rssPeakMb.toFixed(0)} MB, closed ${watch.closedByServer}`);
+    const idle = only.has('idle') ? await phase('idle connections', idlePhase) : undefined;
+    if (idle) say(`${N.idleConnections} idle connections: admin ${idle.adminStatus} in ${idle.adminMs.toFixed(0)} ms`);
+    const yaml = only.has('yaml') ? await phase('large YAML body', yamlPhase) : undefined;
+    if (yaml) say(`YAML ${N.yamlKeys} keys: parse stall ${yaml.parseStallMs.toFixed(0)} ms, create stall ${yaml.createStallMs.toFixed(0)} ms`);
+    const merge = only.has('merge') ? await phase('large strategic merge', mergePhase) : undefined;
+    if (merge) say(`strategic merge ${N.mergeEntries} entries: stall ${merge.stallMs.toFixed(0)} ms`);
 
-    const rows: [string, string, string, string][] = [
-      [`stall: GET during a ${N.yamlKeys}-key YAML body, parse only (duplicate key → 400) (ms)`, yaml.parseStallMs.toFixed(0), `<= ${TARGETS.stallMs}`, yaml.parseStallMs <= TARGETS.stallMs ? 'PASS' : 'MISS'],
-      [`stall: GET during the same body stored (201) (ms)`, yaml.createStallMs.toFixed(0), `<= ${TARGETS.stallMs}`, yaml.createStallMs <= TARGETS.stallMs ? 'PASS' : 'MISS'],
-      [`stall: GET during a ${N.mergeEntries}-entry strategic merge (ms)`, merge.stallMs.toFixed(0), `<= ${TARGETS.stallMs}`, merge.stallMs <= TARGETS.stallMs ? 'PASS' : 'MISS'],
-      [`server RSS before / peak with ${N.watchers} stalled watchers (MB)`, `${watch.rssBeforeMb.toFixed(0)} / ${watch.rssPeakMb.toFixed(0)}`, `<= ${TARGETS.rssMb}`, watch.rssPeakMb <= TARGETS.rssMb ? 'PASS' : 'MISS'],
-      [`server RSS after they were closed (MB)`, watch.rssAfterMb.toFixed(0), '', ''],
-      [`stalled watchers closed by the server (of ${N.watchers}, ${watch.sentPerWatcherMb.toFixed(0)} MB sent to each)`, String(watch.closedByServer), '', ''],
-      [`admin GET beside ${N.idleConnections} idle unauthenticated connections (status, ms)`, `${idle.adminStatus}, ${idle.adminMs.toFixed(0)}`, 'served', idle.adminServed ? 'PASS' : 'MISS'],
-      [`idle connections still open afterwards (the rest were evicted, oldest first)`, String(idle.stillOpen), '', ''],
-    ];
+    const rows: [string, string, string, string][] = [];
+    const pass = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    if (yaml) {
+      rows.push([`stall: GET during a ${N.yamlKeys}-key YAML body, parse only (duplicate key → 400) (ms)`, yaml.parseStallMs.toFixed(0), `<= ${TARGETS.stallMs}`, pass(yaml.parseStallMs <= TARGETS.stallMs)]);
+      rows.push([`stall: GET during the same body stored (201) (ms)`, yaml.createStallMs.toFixed(0), `<= ${TARGETS.stallMs}`, pass(yaml.createStallMs <= TARGETS.stallMs)]);
+    }
+    if (merge) rows.push([`stall: GET during a ${N.mergeEntries}-entry strategic merge (ms)`, merge.stallMs.toFixed(0), `<= ${TARGETS.stallMs}`, pass(merge.stallMs <= TARGETS.stallMs)]);
+    if (watch) {
+      rows.push([`server RSS before / peak with ${N.watchers} stalled watchers (MB)`, `${watch.rssBeforeMb.toFixed(0)} / ${watch.rssPeakMb.toFixed(0)}`, `<= ${TARGETS.rssMb}`, pass(watch.rssPeakMb <= TARGETS.rssMb)]);
+      rows.push([`server RSS after they were closed (MB)`, watch.rssAfterMb.toFixed(0), '', '']);
+      rows.push([`stalled watchers closed by the server (of ${N.watchers}, ${watch.sentPerWatcherMb.toFixed(0)} MB sent to each)`, String(watch.closedByServer), '', '']);
+    }
+    if (idle) {
+      rows.push([`admin GET beside ${N.idleConnections} idle unauthenticated connections (status, ms)`, `${idle.adminStatus}, ${idle.adminMs.toFixed(0)}`, 'served', pass(idle.adminServed)]);
+      rows.push([`idle connections still open afterwards (the rest were evicted, oldest first)`, String(idle.stillOpen), '', '']);
+    }
     const w = Math.max(...rows.map((r) => r[0].length));
     console.log(`\nkubeling abuse bench — Node ${process.version}, ${cpus().length} CPUs, load average at start ${load.toFixed(2)}\n`);
     console.log(`${'figure'.padEnd(w)}  ${'value'.padStart(10)}  ${'target'.padStart(8)}  result`);
@@ -257,11 +280,17 @@ async function main() {
         node: process.version,
         cpus: cpus().length,
         loadAverageAtStart: load,
-        yaml: { keys: N.yamlKeys, ...yaml },
-        merge: { entries: N.mergeEntries, ...merge },
-        watch: { watchers: N.watchers, ...watch },
-        idle: { connections: N.idleConnections, ...idle },
-        targets: { parseStall: yaml.parseStallMs <= TARGETS.stallMs, createStall: yaml.createStallMs <= TARGETS.stallMs, mergeStall: merge.stallMs <= TARGETS.stallMs, rss: watch.rssPeakMb <= TARGETS.rssMb, adminServed: idle.adminServed },
+        yaml: yaml && { keys: N.yamlKeys, ...yaml },
+        merge: merge && { entries: N.mergeEntries, ...merge },
+        watch: watch && { watchers: N.watchers, ...watch },
+        idle: idle && { connections: N.idleConnections, ...idle },
+        targets: {
+          parseStall: yaml && yaml.parseStallMs <= TARGETS.stallMs,
+          createStall: yaml && yaml.createStallMs <= TARGETS.stallMs,
+          mergeStall: merge && merge.stallMs <= TARGETS.stallMs,
+          rss: watch && watch.rssPeakMb <= TARGETS.rssMb,
+          adminServed: idle?.adminServed,
+        },
         seconds: (performance.now() - t0) / 1000,
       }),
     );

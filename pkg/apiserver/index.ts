@@ -26,7 +26,7 @@ import { AuditLog } from './audit.ts';
 import { escalationAdmission } from './auth/escalation.ts';
 import { ANONYMOUS, GROUPS } from './auth/types.ts';
 import { ConnectionTable, HTTP_ON_HTTPS, Inflight, TLS_HANDSHAKE, TOO_MANY_REQUESTS, WatchBudget, classify, looksLikeHttp, resolveLimits, type ApiLimits } from './limits.ts';
-import { OffloadPool } from './offload.ts';
+import { LargeBody, OffloadPool, serialisedText } from './offload.ts';
 
 export { Registry, CLUSTER_CONFIG, type ClusterConfig } from './registry.ts';
 
@@ -128,6 +128,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   const offload = new OffloadPool();
   const parseYaml = (text: string) => offload.run('yaml', text);
   const readBody = (req: FastifyRequest, contentType = req.headers['content-type']) => decodeBodyAsync(req.body as Buffer | undefined, contentType, decodeKubernetesProtobuf, parseYaml);
+  // a write's large body stays undecoded: the registry computes the whole write on a worker
+  registry.offload = offload;
+  const readWriteBody = (req: FastifyRequest, contentType = req.headers['content-type']) => LargeBody.of(req.body as Buffer | undefined, contentType) ?? readBody(req, contentType);
 
   const app = Fastify({
     logger: false,
@@ -286,6 +289,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       fieldValidation: parseFieldValidation(q.get('fieldValidation')),
       warnings: [],
       user: users.get(req.raw),
+      serialisedResult: true,
     };
     if (q.has('dryRun') && !q.getAll('dryRun').every((v) => v === 'All')) throw errors.badRequest(`Invalid dry run value: ${q.get('dryRun')}`);
     const reply200 = (code: number, obj: KubeObject) => {
@@ -337,7 +341,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       }
       if (method === 'POST') {
         if (info.namespaced && ns === undefined) throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
-        const created = await registry.create(info, ns, await body(), wopts);
+        const created = await registry.create(info, ns, await readWriteBody(req), wopts);
         audit?.object(req.raw, created.metadata);
         return reply200(201, created);
       }
@@ -382,11 +386,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
         return reply200(200, await registry.get(info, ns, name));
       }
       case 'PUT': {
-        return reply200(200, await registry.update(info, ns, name, await body(), wopts, sub));
+        return reply200(200, await registry.update(info, ns, name, await readWriteBody(req), wopts, sub));
       }
       case 'PATCH': {
         const type = patchType(req.headers['content-type']);
-        const p = await readBody(req, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json');
+        const p = await readWriteBody(req, type === 'apply' ? 'application/apply-patch+yaml' : 'application/json');
         const force = q.get('force') === 'true';
         if (force && type !== 'apply') throw errors.badRequest('force is only allowed for apply patches');
         const r = await registry.patch(info, ns, name, type, p, { ...wopts, force }, sub);
@@ -596,6 +600,9 @@ async function streamList(reply: FastifyReply, head: string, first: string[], co
 }
 
 function renderObject(reply: FastifyReply, info: ResourceInfo, obj: KubeObject, shape: ResponseShape, code: number) {
+  // a write computed on a worker answers with its stored text as it is
+  const text = shape === 'object' ? serialisedText(obj) : undefined;
+  if (text !== undefined) return reply.code(code).header('content-type', 'application/json').send(text);
   let body: unknown = obj;
   if (shape === 'table') body = tableFor(info, [obj], { now: new Date(), resourceVersion: obj.metadata.resourceVersion });
   else if (shape === 'partial-metadata') body = partialMetadata(obj);

@@ -1,24 +1,49 @@
 // registry: the generic REST semantics of every resource (create, update, patch, delete, list, watch) over the Store.
-import { randomUUID } from 'node:crypto';
 import { admitCreate, admitUpdate } from './admission/noderestriction.ts';
 import type { UserInfo } from './auth/types.ts';
 import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { applyDefaults, validate, fieldsOf, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
+import { fieldsOf } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
+import { applyJsonPatch, applyMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { decodeContinue, encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
+import { SERIALISED, type Serialised } from '../store/mvcc.ts';
 import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
-import { ServiceAllocator, dropTypeDependentFields, type Allocation } from './allocators.ts';
+import { ServiceAllocator, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
 import type { ServiceAccount, Pod } from 'kubernetes-types/core/v1.js';
 import type { TokenRequest, TokenRequestSpec } from 'kubernetes-types/authentication/v1.js';
-import { DecodeError, decodeObject, findUnknownFields } from './schema.ts';
+import {
+  GENERATION_KINDS,
+  checkApplyBody,
+  checkBody,
+  checkFieldManager,
+  clone,
+  createFinish,
+  createStamp,
+  createStart,
+  defaultManager,
+  gr,
+  now,
+  patchObject,
+  prepareUpdate,
+  throwIfInvalid,
+  unchanged,
+  withTypeMeta,
+  computeCreate,
+  computeUpdate,
+  decodeRequestBody,
+  type ComputeOptions,
+  type PatchType,
+  type RequestBody,
+  type Written,
+} from './offload-compute.ts';
+import { LargeBody, heavyWrite, lazyObject, type OffloadPool, type Tasks } from './offload.ts';
 import { ServiceAccountTokens } from './auth/serviceaccount.ts';
 import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
 
@@ -33,6 +58,11 @@ export interface WriteOptions {
   keepManagedFields?: boolean;
   /** who writes (admission: NodeRestriction, CSR requester); undefined = an in-process component */
   user?: UserInfo;
+  /**
+   * the caller renders the result as JSON and nothing else (the HTTP layer): a write computed on a worker may answer
+   * with a lazy object (offload.lazyObject) whose text is rendered as it is, instead of one parsed on the event loop
+   */
+  serialisedResult?: boolean;
 }
 
 /** DeleteOptions are the client contract's: the registry applies exactly what a client can ask for. */
@@ -64,25 +94,30 @@ export interface Selection {
   fields: FieldRequirement[];
 }
 
-export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+export type { PatchType };
+export { withTypeMeta };
 
-/** kinds whose metadata.generation counts spec changes */
-const GENERATION_KINDS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicationController', 'Pod']);
+/**
+ * OFFLOAD says which writes of a kind may be computed on a worker: 'none' where admission reads the store or the
+ * authorizer (RBAC escalation checks, a Service's allocations), 'update' where only the create does (a Pod's
+ * ServiceAccount admission); every other kind 'all'.
+ */
+const OFFLOAD: Record<string, 'none' | 'update'> = {
+  Service: 'none',
+  Role: 'none',
+  ClusterRole: 'none',
+  RoleBinding: 'none',
+  ClusterRoleBinding: 'none',
+  Pod: 'update',
+};
+
+function offloads(info: ResourceInfo, write: 'create' | 'update'): boolean {
+  const rule = OFFLOAD[info.kind];
+  if (info.group === 'rbac.authorization.k8s.io' || rule === 'none') return false;
+  return rule !== 'update' || write === 'update';
+}
 
 const MAX_CONFLICT_RETRIES = 8;
-
-/** clone deep-copies JSON data (everything here came from JSON): a JSON round trip, about twice as fast as structuredClone. */
-function clone<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
-}
-
-function gr(info: ResourceInfo) {
-  return { group: info.group, resource: info.resource };
-}
-
-function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** RegistryOptions are the API server's semantic knobs (upstream flags in the comments). */
 export interface RegistryOptions {
@@ -397,29 +432,24 @@ export class Registry {
 
   // ---- create ----
 
+  /**
+   * create makes a new object. A large body (a LargeBody from the HTTP layer) of a kind whose create reads nothing
+   * (OFFLOAD) is computed whole on a worker; the event loop only checks the namespace and stores the text.
+   */
   async create(info: ResourceInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<KubeObject> {
-    checkFieldManager(opts.fieldManager, 'CreateOptions');
-    const obj = this.checkBody(info, body, namespace, opts);
-    const meta = obj.metadata;
-    if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix();
-    if (!meta.name && !meta.generateName) {
-      throw errors.invalid(info.group, info.kind, '', [field.required('metadata.name', 'name or generateName is required')]);
+    if (body instanceof LargeBody) {
+      if (offloads(info, 'create')) return this.createOffloaded(info, namespace, body, opts);
+      body = await this.decode(body);
     }
+    checkFieldManager(opts.fieldManager, 'CreateOptions');
+    const obj = createStart(info, body, namespace, opts);
+    const meta = obj.metadata;
     if (info.namespaced) await this.requireNamespace(meta.namespace!);
-    meta.uid = randomUUID();
-    meta.creationTimestamp = now();
-    delete meta.resourceVersion;
-    delete meta.deletionTimestamp;
-    delete meta.deletionGracePeriodSeconds;
-    if (GENERATION_KINDS.has(info.kind)) meta.generation = 1;
-    else delete meta.generation;
-    this.prepareForCreate(info, obj);
-    applyDefaults(info, obj);
+    createStamp(info, obj);
     await this.admit(info, obj);
     admitCreate(info, obj, opts.user);
     await this.escalation?.(opts.user, info, obj);
-    this.throwIfInvalid(info, obj, validate(info, obj));
-    if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
+    createFinish(info, obj, opts);
     let allocation: Allocation | undefined;
     if (info.kind === 'Service') {
       // a name already taken is refused before anything is claimed
@@ -434,6 +464,92 @@ export class Registry {
       if (e instanceof StoreError && e.code === 'AlreadyExists') throw errors.alreadyExists(gr(info), meta.name!);
       throw e;
     }
+  }
+
+  // ---- writes computed on a worker ----
+
+  /** offload runs large writes' compute on worker threads (set by the API server); unset, the same compute runs inline. */
+  offload?: OffloadPool;
+
+  /** decode is the value of a LargeBody, decoded on a worker (or inline without one). */
+  private async decode(body: LargeBody): Promise<unknown> {
+    const arg = { bytes: body.bytes, contentType: body.contentType };
+    if (this.offload) return this.offload.run('decode', arg);
+    return computeInline('decode', arg);
+  }
+
+  private compute<T extends 'create' | 'update'>(task: T, arg: Tasks[T]['arg']): Promise<Tasks[T]['result']> {
+    if (this.offload) return this.offload.run(task, arg);
+    return Promise.resolve(computeInline(task, arg));
+  }
+
+  /** result is what a write computed on a worker answers with: its text, lazily parsed for a caller that renders it. */
+  private result(text: string, opts: WriteOptions): KubeObject {
+    return opts.serialisedResult ? lazyObject(text) : (JSON.parse(text) as KubeObject);
+  }
+
+  /** createOffloaded is create with the compute (computeCreate) on a worker: the same checks, answers and errors. */
+  private async createOffloaded(info: ResourceInfo, namespace: string | undefined, body: LargeBody, opts: WriteOptions): Promise<KubeObject> {
+    const r = await this.compute('create', { info, namespace, body: requestBody(body), opts: computeOptions(opts) });
+    opts.warnings?.push(...r.warnings);
+    if (info.namespaced) await this.requireNamespace(r.namespace);
+    if (r.kind === 'late') throw new ApiError(r.status);
+    if (r.kind === 'dry') return this.result(r.text, opts);
+    try {
+      const saved = await this.store.create(storeKey(info), shellOf(r));
+      return this.result(r.before + JSON.stringify(saved.metadata.resourceVersion) + r.after, opts);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'AlreadyExists') throw errors.alreadyExists(gr(info), r.name);
+      throw e;
+    }
+  }
+
+  /**
+   * updateOffloaded is update and patch with each attempt's compute (computeUpdate) on a worker against the stored
+   * text, retried when the write loses a race (unless the body set a resourceVersion: then the 409 is the client's).
+   * Undefined = the compute left this write to the inline path (an apply that creates, an object being deleted).
+   */
+  private async updateOffloaded(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    mode: 'update' | PatchType,
+    body: RequestBody,
+    opts: WriteOptions & { force?: boolean },
+    subresource: string | undefined,
+    first?: { value: string; revision: number },
+  ): Promise<KubeObject | undefined> {
+    const key = storeKey(info);
+    const ns = info.namespaced ? namespace ?? '' : '';
+    let cur = first;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 || !cur) cur = await this.store.getRaw!(key, ns, name);
+      const r = await this.compute('update', { info, namespace, name, mode, body, opts: { ...computeOptions(opts), force: opts.force }, subresource, cur: cur?.value });
+      if (r.kind === 'absent' || r.kind === 'inline') return undefined;
+      opts.warnings?.push(...r.warnings);
+      if (r.kind === 'unchanged') return this.result(cur!.value, opts);
+      if (r.kind === 'dry') return this.result(r.text, opts);
+      try {
+        const saved = await this.store.update(key, shellOf(r), cur!.revision);
+        return this.result(r.before + JSON.stringify(saved.metadata.resourceVersion) + r.after, opts);
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'Conflict' && r.precondition === undefined && attempt < MAX_CONFLICT_RETRIES) {
+          opts.warnings?.splice(opts.warnings.length - r.warnings.length, r.warnings.length);
+          continue;
+        }
+        throw mapStoreError(e, info, name);
+      }
+    }
+  }
+
+  /**
+   * largeCurrent is the stored text of an object too large to update on the event loop, when the store can hand it out
+   * and the kind's update may run on a worker; undefined otherwise (the inline path reads it itself).
+   */
+  private async largeCurrent(info: ResourceInfo, namespace: string | undefined, name: string): Promise<{ value: string; revision: number } | undefined> {
+    if (!this.store.getRaw || !offloads(info, 'update')) return undefined;
+    const cur = await this.store.getRaw(storeKey(info), info.namespaced ? namespace ?? '' : '', name);
+    return cur && heavyWrite(cur.value) ? cur : undefined;
   }
 
   /**
@@ -535,80 +651,6 @@ export class Registry {
     };
   }
 
-  /** checkBody validates the envelope of a write: kind, apiVersion, namespace and unknown fields. */
-  private checkBody(info: ResourceInfo, body: unknown, namespace: string | undefined, opts: WriteOptions): KubeObject {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: the body must be a JSON object`);
-    }
-    const obj = body as KubeObject;
-    const want = apiVersionOf(info);
-    if (obj.kind !== undefined && obj.kind !== '' && obj.kind !== info.kind) {
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: the object provided is unrecognized (must be of type ${info.kind}): kind "${obj.kind}"`);
-    }
-    if (obj.apiVersion !== undefined && obj.apiVersion !== '' && obj.apiVersion !== want) {
-      throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);
-    }
-    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: metadata must be an object`);
-    }
-    this.dropUnknownFields(info, obj, opts);
-    obj.apiVersion = want;
-    obj.kind = info.kind;
-    if (info.namespaced) {
-      if (obj.metadata.namespace && namespace && obj.metadata.namespace !== namespace) {
-        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-      }
-      obj.metadata.namespace = namespace || obj.metadata.namespace || 'default';
-    } else {
-      delete obj.metadata.namespace;
-    }
-    return obj;
-  }
-
-  /**
-   * dropUnknownFields removes fields the kind's schema does not declare (upstream's typed decoding drops them);
-   * fieldValidation Strict turns them into a 400, Warn into `Warning` headers, Ignore into silence.
-   */
-  private dropUnknownFields(info: ResourceInfo, obj: KubeObject, opts: WriteOptions, existing?: KubeObject): void {
-    let unknown: string[];
-    try {
-      unknown = decodeObject(info, obj, opts.fieldValidation !== 'Strict');
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      // a patch whose result does not decode is upstream's Invalid on `patch`; a body is a BadRequest
-      if (existing) throw errors.invalid('', '', '', [field.invalid('patch', JSON.stringify(obj), e.message)]);
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${e.message}`);
-    }
-    // a patch answers only for the unknown fields it brought, not for ones an older object already carried
-    if (unknown.length && existing) {
-      const had = new Set(findUnknownFields(info, existing));
-      unknown = unknown.filter((f) => !had.has(f));
-      if (opts.fieldValidation === 'Strict') findUnknownFields(info, obj, true);
-    }
-    if (!unknown.length || opts.fieldValidation === 'Ignore') return;
-    if (opts.fieldValidation === 'Strict') {
-      const list = unknown.map((f) => `unknown field "${f}"`);
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list.join(', ')}`);
-    }
-    for (const f of unknown) opts.warnings?.push(`unknown field "${f}"`);
-  }
-
-  private prepareForCreate(info: ResourceInfo, obj: KubeObject): void {
-    switch (info.kind) {
-      case 'Pod':
-        obj.status = { phase: 'Pending', qosClass: qosClassOf(obj) };
-        break;
-      case 'Namespace':
-        obj.status = { phase: 'Active' };
-        break;
-      case 'Node':
-        break; // the agent registers with its status
-      default:
-        if (info.subresources.includes('status') && GENERATION_KINDS.has(info.kind)) obj.status = {};
-    }
-  }
-
   private async requireNamespace(name: string): Promise<void> {
     let state = this.namespaces.get(name);
     if (state === undefined) {
@@ -626,16 +668,15 @@ export class Registry {
     }
   }
 
-  private throwIfInvalid(info: ResourceInfo, obj: KubeObject, errs: FieldError[]): void {
-    if (errs.length) throw errors.invalid(info.group, info.kind, obj.metadata.name ?? '', errs);
-  }
-
   // ---- update / patch ----
 
   /** update replaces an object (PUT). `subresource` 'status' writes only status. */
   async update(info: ResourceInfo, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions, subresource?: string): Promise<KubeObject> {
+    const offloaded = await this.writeOffloaded(info, namespace, name, 'update', body, opts, subresource);
+    if (offloaded) return offloaded;
+    if (body instanceof LargeBody) body = await this.decode(body);
     checkFieldManager(opts.fieldManager, 'UpdateOptions');
-    const obj = this.checkBody(info, body, namespace, opts);
+    const obj = checkBody(info, body, namespace, opts);
     if (obj.metadata.name && obj.metadata.name !== name) {
       throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
     }
@@ -644,13 +685,34 @@ export class Registry {
     return this.guaranteedUpdate(info, namespace, name, opts, subresource, rv ? Number(rv) : undefined, () => clone(obj));
   }
 
+  /**
+   * writeOffloaded runs an update or patch on a worker when its body is large (a LargeBody) or the stored object is
+   * (largeCurrent); undefined = the inline path does it.
+   */
+  private async writeOffloaded(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    mode: 'update' | PatchType,
+    body: unknown,
+    opts: WriteOptions & { force?: boolean },
+    subresource: string | undefined,
+  ): Promise<KubeObject | undefined> {
+    if (!this.store.getRaw || !offloads(info, 'update')) return undefined;
+    if (body instanceof LargeBody) return this.updateOffloaded(info, namespace, name, mode, requestBody(body), opts, subresource);
+    const cur = await this.largeCurrent(info, namespace, name);
+    return cur && this.updateOffloaded(info, namespace, name, mode, { value: body }, opts, subresource, cur);
+  }
+
   /** patch applies one of the four patch types (apply may create). */
   async patch(info: ResourceInfo, namespace: string | undefined, name: string, type: PatchType, patchBody: unknown, opts: WriteOptions & { force?: boolean }, subresource?: string): Promise<{ object: KubeObject; created: boolean }> {
+    const offloaded = await this.writeOffloaded(info, namespace, name, type, patchBody, opts, subresource);
+    if (offloaded) return { object: offloaded, created: false };
+    if (patchBody instanceof LargeBody) patchBody = await this.decode(patchBody);
     checkFieldManager(opts.fieldManager, 'PatchOptions');
     if (type === 'apply') {
-      if (!opts.fieldManager) throw errors.badRequest('PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter');
-      const applied = patchBody as KubeObject;
-      if (!applied || typeof applied !== 'object' || Array.isArray(applied)) throw errors.badRequest('the apply body must be an object');
+      checkApplyBody(opts, patchBody);
+      const applied = patchBody;
       const existing = await this.store.get(storeKey(info), info.namespaced ? namespace ?? '' : '', name);
       if (!existing) {
         if (subresource) throw errors.notFound(gr(info), name);
@@ -658,8 +720,8 @@ export class Registry {
         body.metadata ??= {};
         if (body.metadata.name && body.metadata.name !== name) throw errors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
         body.metadata.name = name;
-        const checked = this.checkBody(info, body, namespace, opts);
-        const { object, conflicts } = serverSideApply(undefined, checked, { manager: opts.fieldManager, force: !!opts.force, kind: { group: info.group, kind: info.kind }, now: now() });
+        const checked = checkBody(info, body, namespace, opts);
+        const { object, conflicts } = serverSideApply(undefined, checked, { manager: opts.fieldManager!, force: !!opts.force, kind: { group: info.group, kind: info.kind }, now: now() });
         if (conflicts.length) throw applyConflictError(conflicts, gr(info), name);
         const created = await this.create(info, namespace, object, { ...opts, fieldValidation: 'Ignore', keepManagedFields: true });
         return { object: created, created: true };
@@ -668,38 +730,7 @@ export class Registry {
     let attemptWarnings: string[] = [];
     const object = await this.guaranteedUpdate(info, namespace, name, opts, subresource, undefined, (cur) => {
       attemptWarnings = [];
-      let next: KubeObject;
-      switch (type) {
-        case 'json':
-          next = applyJsonPatch(cur, patchBody);
-          break;
-        case 'merge':
-          next = applyMergePatch(cur, patchBody);
-          break;
-        case 'strategic':
-          next = applyStrategicMergePatch(cur, patchBody, { group: info.group, kind: info.kind });
-          break;
-        case 'apply': {
-          const applied = clone(patchBody as KubeObject);
-          applied.metadata ??= {};
-          this.checkBody(info, applied, namespace, opts);
-          const r = serverSideApply(cur, applied, { manager: opts.fieldManager!, force: !!opts.force, kind: { group: info.group, kind: info.kind }, now: now() });
-          if (r.conflicts.length) throw applyConflictError(r.conflicts, gr(info), name);
-          next = r.object;
-          break;
-        }
-      }
-      if (!next || typeof next !== 'object' || Array.isArray(next)) throw errors.badRequest('the patch produced something that is not an object');
-      if (type !== 'apply') this.dropUnknownFields(info, next, { ...opts, warnings: attemptWarnings }, cur);
-      next.metadata ??= {};
-      if (next.metadata.name !== undefined && next.metadata.name !== name) throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
-      next.metadata.name = name;
-      const ns = next.metadata.namespace;
-      if (info.namespaced && namespace && ns && ns !== namespace) throw errors.badRequest(`the namespace of the object (${ns}) does not match the namespace on the URL (${namespace})`);
-      // A patch that carries a resourceVersion is a precondition on it.
-      const wanted = next.metadata.resourceVersion;
-      if (wanted !== undefined && wanted !== cur.metadata.resourceVersion) throw errors.conflict(gr(info), name);
-      return next;
+      return patchObject(info, namespace, name, type, patchBody, opts, cur, attemptWarnings);
     }, undefined, type === 'apply');
     opts.warnings?.push(...attemptWarnings);
     return { object, created: false };
@@ -732,7 +763,7 @@ export class Registry {
       // the store hands out a fresh object: it is `old` as it is, and `mutate` gets a copy
       const old = withTypeMeta(info, cur);
       let next = mutate(withTypeMeta(info, clone(cur)));
-      next = this.prepareUpdate(info, old, next, subresource);
+      next = prepareUpdate(info, old, next, subresource);
       next = admitUpdate(info, old, next, subresource, opts.user);
       await this.escalation?.(opts.user, info, next, old);
       if (!managedByMutate) Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
@@ -764,84 +795,6 @@ export class Registry {
       if (info.kind === 'Service') await this.allocator.release(old, saved).catch((e) => this.log.warn({ err: e, service: name }, 'releasing allocations failed'));
       return withTypeMeta(info, saved);
     }
-  }
-
-  /** prepareUpdate keeps what clients may not change and validates the result. */
-  private prepareUpdate(info: ResourceInfo, old: KubeObject, next: KubeObject, subresource: string | undefined): KubeObject {
-    if (!next || typeof next !== 'object') throw errors.badRequest('invalid object');
-    next.apiVersion = apiVersionOf(info);
-    next.kind = info.kind;
-    next.metadata ??= {};
-    const m = next.metadata;
-    const om = old.metadata;
-    // upstream keeps an omitted uid and rejects a different one (ValidateObjectMetaUpdate: field is immutable),
-    // for subresources too, so a writer holding an older incarnation of the object cannot touch the new one
-    if (m.uid !== undefined && m.uid !== '' && m.uid !== om.uid) {
-      throw errors.invalid(info.group, info.kind, om.name ?? '', [field.invalid('metadata.uid', m.uid, 'field is immutable')]);
-    }
-    if (subresource === 'binding') {
-      // pods/binding sets the node and the PodScheduled condition, nothing else (upstream's setPodHostAndAnnotations)
-      const out = clone(old);
-      out.spec = { ...out.spec, nodeName: next.spec?.nodeName };
-      out.status = { ...(out.status ?? {}), conditions: next.status?.conditions };
-      if (next.metadata.annotations) out.metadata.annotations = next.metadata.annotations;
-      return out;
-    }
-    if (subresource === 'finalize') {
-      // namespaces/finalize writes spec.finalizers and nothing else (upstream's namespaceFinalizeStrategy)
-      const out = clone(old);
-      out.spec = { ...(out.spec ?? {}), finalizers: next.spec?.finalizers ?? [] };
-      return this.validated(info, old, out);
-    }
-    if (subresource === 'status' || subresource === 'approval') {
-      const out = clone(old);
-      out.status = next.status;
-      // status writers touch labels only through the main resource; annotations where the kind's strategy allows
-      if (statusKeepsAnnotations(info)) {
-        if (next.metadata?.annotations === undefined) delete out.metadata.annotations;
-        else out.metadata.annotations = next.metadata.annotations;
-      }
-      return this.validated(info, old, out);
-    }
-    m.name = om.name;
-    m.namespace = om.namespace;
-    m.uid = om.uid;
-    m.creationTimestamp = om.creationTimestamp;
-    m.deletionTimestamp = om.deletionTimestamp;
-    m.deletionGracePeriodSeconds = om.deletionGracePeriodSeconds;
-    if (om.deletionTimestamp === undefined) delete m.deletionTimestamp;
-    if (om.deletionGracePeriodSeconds === undefined) delete m.deletionGracePeriodSeconds;
-    if (om.generateName !== undefined) m.generateName = om.generateName;
-    m.resourceVersion = om.resourceVersion;
-    if (info.subresources.includes('status') && info.kind !== 'Node' || info.kind === 'Namespace') {
-      if (old.status === undefined) delete next.status;
-      else next.status = old.status;
-    }
-    // a Namespace's spec.finalizers change only through namespaces/finalize
-    if (info.kind === 'Namespace') next.spec = { ...(next.spec ?? {}), finalizers: old.spec?.finalizers ?? [] };
-    if (GENERATION_KINDS.has(info.kind)) {
-      m.generation = om.generation ?? 1;
-      if (isSpecChange(info, old, next)) m.generation = (om.generation ?? 1) + 1;
-    } else {
-      delete m.generation;
-      if (om.generation !== undefined) m.generation = om.generation;
-    }
-    // Finalizers may not be added to an object that is being deleted (upstream forbids new ones).
-    if (om.deletionTimestamp) {
-      const had = new Set(om.finalizers ?? []);
-      const added = (m.finalizers ?? []).filter((f: string) => !had.has(f));
-      if (added.length) {
-        throw errors.forbidden(`${info.kind} "${om.name}" is forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`);
-      }
-    }
-    if (info.kind === 'Service') dropTypeDependentFields(next, old);
-    applyDefaults(info, next, old);
-    return this.validated(info, old, next);
-  }
-
-  private validated(info: ResourceInfo, old: KubeObject, next: KubeObject): KubeObject {
-    this.throwIfInvalid(info, next, validate(info, next, old));
-    return next;
   }
 
   /** scale reads or writes the autoscaling/v1 Scale view of a workload. */
@@ -892,7 +845,9 @@ export class Registry {
   /**
    * bind is POST pods/{name}/binding: one write sets spec.nodeName, the Binding's annotations and the PodScheduled
    * condition (upstream's BindingREST). The Binding's metadata.uid / resourceVersion are preconditions; a pod
-   * already assigned or being deleted is a Conflict on pods/binding.
+   * already assigned or being deleted is a Conflict on pods/binding. As upstream's setPodHostAndAnnotations, the
+   * write goes straight to storage: no update strategy, validation or managedFields entry for the binder (the
+   * scheduler's hot path: one read and one write per pod, the object decoded once).
    */
   async bind(namespace: string, name: string, body: unknown, opts: WriteOptions): Promise<void> {
     const b = (body ?? {}) as Omit<Binding, 'kind'> & { kind?: string };
@@ -905,18 +860,37 @@ export class Registry {
     if (!b.target?.name) errs.push(field.required('target.name'));
     if (errs.length) throw errors.invalid('', 'Binding', name, errs);
     const info = lookupKind('v1', 'Pod')!;
-    const rv = meta.resourceVersion ? Number(meta.resourceVersion) : undefined;
+    const key = storeKey(info);
+    const precondition = meta.resourceVersion ? meta.resourceVersion : undefined;
+    const uid = meta.uid || undefined;
     const bindingGr = { group: '', resource: 'pods/binding' };
-    await this.guaranteedUpdate(info, namespace, name, opts, 'binding', rv, (cur) => {
-      if (cur.metadata.deletionTimestamp) throw errors.conflict(bindingGr, name, `pod ${name} is being deleted, cannot be assigned to a host`);
-      if (cur.spec?.nodeName) throw errors.conflict(bindingGr, name, `pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
-      cur.spec.nodeName = b.target!.name;
-      if (meta.annotations && Object.keys(meta.annotations).length) cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), ...meta.annotations };
-      const conds = ((cur.status?.conditions ?? []) as PodCondition[]).filter((c) => c.type !== 'PodScheduled');
+    for (let attempt = 0; ; attempt++) {
+      // the store hands out a fresh object: it is ours to change
+      const cur = await this.store.get(key, namespace, name);
+      if (!cur) throw errors.notFound(gr(info), name);
+      if (precondition !== undefined && String(Number(precondition)) !== cur.metadata.resourceVersion) throw errors.conflict(gr(info), name);
+      if (uid && uid !== cur.metadata.uid) {
+        throw errors.conflict(gr(info), name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
+      }
+      const stored = Number(cur.metadata.resourceVersion);
+      const pod = withTypeMeta(info, cur);
+      admitUpdate(info, pod, pod, 'binding', opts.user);
+      if (pod.metadata.deletionTimestamp) throw errors.conflict(bindingGr, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (pod.spec?.nodeName) throw errors.conflict(bindingGr, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+      pod.spec = { ...pod.spec, nodeName: b.target!.name };
+      if (meta.annotations && Object.keys(meta.annotations).length) pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...meta.annotations };
+      const conds = ((pod.status?.conditions ?? []) as PodCondition[]).filter((c) => c.type !== 'PodScheduled');
       conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null as unknown as undefined, lastTransitionTime: now() });
-      cur.status = { ...(cur.status ?? {}), conditions: conds };
-      return cur;
-    }, meta.uid || undefined);
+      pod.status = { ...(pod.status ?? {}), conditions: conds };
+      if (opts.dryRun) return;
+      try {
+        await this.store.update(key, pod, stored);
+        return;
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw mapStoreError(e, info, name);
+      }
+    }
   }
 
   /**
@@ -1270,36 +1244,6 @@ function checkContinue(token: string, resource: string): void {
   if (!Number.isSafeInteger(k.revision) || k.revision <= 0) throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
 }
 
-/** FIELD_MANAGER_MAX_LENGTH is upstream's limit on a fieldManager's length. */
-const FIELD_MANAGER_MAX_LENGTH = 128;
-
-/** checkFieldManager is upstream's ValidateFieldManager: at most 128 bytes, printable characters only (422 on the options kind). */
-function checkFieldManager(manager: string | undefined, optionsKind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): void {
-  if (!manager) return;
-  const errs: FieldError[] = [];
-  if (Buffer.byteLength(manager) > FIELD_MANAGER_MAX_LENGTH) errs.push(field.tooLong('fieldManager', manager, FIELD_MANAGER_MAX_LENGTH));
-  let i = 0;
-  for (const ch of manager) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-      errs.push(field.invalid('fieldManager', manager, `invalid character U+${cp.toString(16).toUpperCase().padStart(4, '0')} (at position ${i})`));
-    }
-    i += Buffer.byteLength(ch);
-  }
-  if (errs.length) throw errors.invalid('meta.k8s.io', optionsKind, '', errs);
-}
-
-function randomSuffix(): string {
-  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-  let s = '';
-  for (let i = 0; i < 5; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return s;
-}
-
-function defaultManager(): string {
-  return 'unknown';
-}
-
 /**
  * deleteOptionsFrom reads a DeleteOptions body plus the query parameters that override it (gracePeriodSeconds,
  * propagationPolicy, orphanDependents, dryRun) and validates them as upstream's ValidateDeleteOptions does.
@@ -1346,24 +1290,6 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** withTypeMeta sets apiVersion and kind, which stored objects always carry but older rows might lack. */
-export function withTypeMeta(info: ResourceInfo, obj: KubeObject): KubeObject {
-  if (obj.apiVersion !== apiVersionOf(info) || obj.kind !== info.kind) {
-    return { apiVersion: apiVersionOf(info), kind: info.kind, ...obj };
-  }
-  return obj;
-}
-
-function unchanged(a: KubeObject, b: KubeObject): boolean {
-  const strip = (o: KubeObject) => {
-    const c = { ...o, metadata: { ...o.metadata } };
-    delete c.metadata.managedFields;
-    delete c.metadata.resourceVersion;
-    return JSON.stringify(c);
-  };
-  return strip(a) === strip(b);
-}
-
 export function mapStoreError(e: unknown, info: ResourceInfo, name: string): unknown {
   if (e instanceof StoreError) {
     if (e.code === 'NotFound') return errors.notFound(gr(info), name);
@@ -1383,4 +1309,25 @@ function mapListError(e: unknown, paging: boolean): never {
   if (e instanceof StoreError && e.code === 'TooLarge') throw e.oldest !== undefined ? tooLargeResourceVersion(Number(/Too large resource version: (\d+)/.exec(e.message)?.[1] ?? 0), e.oldest) : errors.timeout(e.message);
   if (e instanceof StoreError) throw errors.badRequest(e.message);
   throw e;
+}
+
+/** computeOptions are the write options a worker needs (plain data: no callbacks, no warning list). */
+function computeOptions(opts: WriteOptions): ComputeOptions {
+  return { dryRun: opts.dryRun, fieldManager: opts.fieldManager, fieldValidation: opts.fieldValidation, keepManagedFields: opts.keepManagedFields, user: opts.user };
+}
+
+function requestBody(b: LargeBody): RequestBody {
+  return { bytes: b.bytes, contentType: b.contentType };
+}
+
+/** shellOf is what the store is given for a computed write: the key and labels, and the text under SERIALISED. */
+function shellOf(w: Written): KubeObject {
+  const parts: Serialised = { before: w.before, after: w.after };
+  return { metadata: { name: w.name, namespace: w.namespace, ...(w.labels ? { labels: w.labels } : {}) }, [SERIALISED]: parts } as KubeObject;
+}
+
+/** computeInline runs a worker's task on the event loop (a registry without an offload pool: unit tests). */
+function computeInline<T extends 'decode' | 'create' | 'update'>(task: T, arg: Tasks[T]['arg']): Tasks[T]['result'] {
+  const run = { decode: (a: Tasks['decode']['arg']) => decodeRequestBody(a), create: computeCreate, update: computeUpdate }[task] as (a: Tasks[T]['arg']) => Tasks[T]['result'];
+  return run(arg);
 }

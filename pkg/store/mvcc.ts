@@ -41,8 +41,27 @@ export function keyOf(obj: KubeObject): { namespace: string; name: string } {
   return { namespace: obj.metadata.namespace ?? '', name };
 }
 
+/**
+ * SERIALISED marks an object whose text was made already (off the event loop): the object itself is a shell with the
+ * metadata the store reads (name, namespace, labels), the property holds the text cut where the resourceVersion goes.
+ */
+export const SERIALISED: unique symbol = Symbol('kubeling.serialised');
+
+/** Serialised is what SERIALISED holds: the text is `before + JSON.stringify(resourceVersion) + after`. */
+export interface Serialised {
+  before: string;
+  after: string;
+}
+
+/** serialisedOf is the text an object carries under SERIALISED, if any. */
+export function serialisedOf(obj: KubeObject): Serialised | undefined {
+  return (obj as KubeObject & { [SERIALISED]?: Serialised })[SERIALISED];
+}
+
 /** stamp serialises `obj` with metadata.resourceVersion = String(revision), leaving `obj` untouched. */
 export function stamp(obj: KubeObject, revision: number): string {
+  const made = serialisedOf(obj);
+  if (made) return made.before + JSON.stringify(String(revision)) + made.after;
   return JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } });
 }
 

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errors } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyLess, keyOf, labelsText, mergeKeyed, stamp, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
+import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyLess, keyOf, labelsText, mergeKeyed, serialisedOf, stamp, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
 import { StoreError, type ListOptions, type ListResult, type ResourceKey, type Store, type StoreEvent, type WatchOptions, type Watcher } from './types.ts';
 import { toEvent, WatchHub, type Change } from './watchhub.ts';
 
@@ -111,6 +111,15 @@ interface LogRow {
 function changeOf(resource: string, row: LogRow): Change {
   const type: StoreEvent['type'] = row.created ? 'ADDED' : row.deleted ? 'DELETED' : 'MODIFIED';
   return { revision: row.id, resource, namespace: row.namespace, name: row.name, type, value: row.value, oldValue: row.old_value };
+}
+
+/**
+ * written is what a committed write resolves with: the stored object parsed, or for an object that carried its text
+ * (SERIALISED) the shell it came as with the new resourceVersion — its text is not parsed again.
+ */
+function written(op: PendingWrite, c: Change): KubeObject {
+  if (op.obj && serialisedOf(op.obj)) return { ...op.obj, metadata: { ...op.obj.metadata, resourceVersion: String(c.revision) } };
+  return JSON.parse(c.value) as KubeObject;
 }
 
 /** openSqliteStore opens (creating if needed) the store in the SQLite file at `path`. */
@@ -265,6 +274,13 @@ class SqliteStore implements Store {
       | string
       | undefined;
     return value === undefined ? undefined : (JSON.parse(value) as KubeObject);
+  }
+
+  async getRaw(resource: ResourceKey, namespace: string, name: string): Promise<{ value: string; revision: number } | undefined> {
+    this.#open();
+    return this.#stmt('SELECT value, revision FROM current WHERE resource = ? AND namespace = ? AND name = ?').get(resource, namespace, name) as
+      | { value: string; revision: number }
+      | undefined;
   }
 
   async list(resource: ResourceKey, opts: ListOptions = {}): Promise<ListResult> {
@@ -578,7 +594,7 @@ class SqliteStore implements Store {
         committed++;
       }
     }
-    outcomes.forEach((o, i) => ('change' in o ? ops[i].resolve(JSON.parse(o.change.value) as KubeObject) : ops[i].reject(o.error)));
+    outcomes.forEach((o, i) => ('change' in o ? ops[i].resolve(written(ops[i], o.change)) : ops[i].reject(o.error)));
     if (committed > 0) {
       this.#mark();
       for (const o of outcomes) if ('change' in o) this.#unsent.push(o.change);

@@ -95,12 +95,17 @@ export interface Store {
   /** the oldest revision a watch can still start from (everything at or below was compacted) */
   compactedRevision(): number;
   get(resource: ResourceKey, namespace: string, name: string): Promise<KubeObject | undefined>;
+  /** getRaw is get's stored JSON text and revision, unparsed (for a caller that hands the text on) */
+  getRaw?(resource: ResourceKey, namespace: string, name: string): Promise<{ value: string; revision: number } | undefined>;
   /**
    * list reads the newest state, or the state as of `opts.revision` or the continue token's revision: every page of
    * a paginated list shows one consistent revision. Expired once that revision was compacted.
    */
   list(resource: ResourceKey, opts?: ListOptions): Promise<ListResult>;
-  /** create fails with AlreadyExists; sets metadata.resourceVersion */
+  /**
+   * create fails with AlreadyExists; sets metadata.resourceVersion. An object carrying its text (mvcc.SERIALISED) is
+   * stored as that text, and the write resolves with the shell it was given, stamped, not with the parsed text.
+   */
   create(resource: ResourceKey, obj: KubeObject): Promise<KubeObject>;
   /** update fails with NotFound, or Conflict when expectedRevision is given and is not the stored one */
   update(resource: ResourceKey, obj: KubeObject, expectedRevision?: number): Promise<KubeObject>;

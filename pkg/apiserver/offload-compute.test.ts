@@ -1,0 +1,254 @@
+// offload-compute.test: a large write computed on a worker stores the same object, managedFields, warnings and errors as the inline path; a conflict during the async compute is retried; lazy results render their text unparsed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError } from '../api/errors.ts';
+import { lookupKind } from '../api/resources.ts';
+import type { KubeObject } from '../api/types.ts';
+import { openSqliteStore, type Store } from '../store/index.ts';
+import { computeCreate, computeUpdate, decodeRequestBody } from './offload-compute.ts';
+import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, type TaskName, type Tasks } from './offload.ts';
+import { Registry, type WriteOptions } from './registry.ts';
+
+const cmInfo = lookupKind('v1', 'ConfigMap')!;
+const depInfo = lookupKind('apps/v1', 'Deployment')!;
+const pool = new OffloadPool({ size: 1, idleMs: 200 });
+afterAll(() => pool.close());
+
+let dir: string;
+let store: Store;
+let registry: Registry;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kubeling-offload-'));
+  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0 });
+  registry = new Registry(store, pino({ level: 'silent' }));
+  await registry.start();
+  registry.offload = pool;
+});
+afterEach(async () => {
+  registry.stop();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function configMap(name: string, keys: number, extra: Record<string, unknown> = {}): KubeObject {
+  const data: Record<string, string> = {};
+  for (let i = 0; i < keys; i++) data[`k${i}`] = `v${i}`;
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { big: 'yes' } }, data, ...extra };
+}
+
+function deployment(name: string, entries: number, v = 'a'): KubeObject {
+  const env = Array.from({ length: entries }, (_, i) => ({ name: `E${i}`, value: `${v}${i}` }));
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox', env }] } } },
+  };
+}
+
+const large = (v: unknown, type = 'application/json') => {
+  const b = LargeBody.of(Buffer.from(JSON.stringify(v)), type);
+  expect(b).toBeDefined();
+  return b!;
+};
+
+/** normal drops what differs between two objects made apart: name, identity, times, resourceVersion. */
+function normal(o: KubeObject | undefined): unknown {
+  return JSON.parse(
+    JSON.stringify(o)
+      .replaceAll(/"(uid|creationTimestamp|resourceVersion|time)":"[^"]*"/g, '"$1":"-"')
+      .replaceAll(/"(twin|solo)"/g, '"NAME"')
+      .replaceAll(/"app":"[^"]*"/g, '"app":"-"'),
+  );
+}
+
+async function apiError(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ApiError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+const opts = (o: Partial<WriteOptions> = {}): WriteOptions => ({ fieldManager: 'kubectl', warnings: [], ...o });
+
+describe('a large create computed on a worker', () => {
+  it('stores the object and managedFields the inline path stores, and answers with its text', async () => {
+    const o1 = opts({ serialisedResult: true });
+    const viaWorker = await registry.create(cmInfo, 'default', large({ ...configMap('twin', 5000), extra: 1 }), o1);
+    const o2 = opts();
+    await registry.create(cmInfo, 'default', { ...configMap('solo', 5000), extra: 1 }, o2);
+    const [a, b] = [await store.get('configmaps', 'default', 'twin'), await store.get('configmaps', 'default', 'solo')];
+    expect(a!.metadata.managedFields).toHaveLength(1);
+    expect(normal(a)).toEqual(normal(b));
+    expect(o1.warnings).toEqual(o2.warnings);
+    expect(o1.warnings).toEqual(['unknown field "extra"']);
+    // the answer is the stored text, unparsed until read
+    const text = serialisedText(viaWorker);
+    expect(text).toBeDefined();
+    expect(JSON.parse(text!)).toEqual(a);
+    expect(viaWorker.metadata.name).toBe('twin');
+    expect(serialisedText(viaWorker)).toBeUndefined();
+  });
+
+  it('answers the errors of the inline path, the namespace first', async () => {
+    const strict = opts({ fieldValidation: 'Strict' });
+    const inline = await apiError(registry.create(cmInfo, 'default', { ...configMap('a', 5000), bogus: 1 }, strict));
+    const worker = await apiError(registry.create(cmInfo, 'default', large({ ...configMap('a', 5000), bogus: 1 }), strict));
+    expect(worker.status).toEqual(inline.status);
+    expect(worker.code).toBe(400);
+    // invalid data in a namespace that does not exist: the namespace's 404 comes first, as inline
+    const bad = configMap('b', 5000, { data: { 'not a key!': 'x', ...configMap('b', 5000).data } });
+    const inlineNs = await apiError(registry.create(cmInfo, 'nowhere', structuredClone(bad), opts()));
+    const workerNs = await apiError(registry.create(cmInfo, 'nowhere', large(bad), opts()));
+    expect(workerNs.status).toEqual(inlineNs.status);
+    expect(workerNs.code).toBe(404);
+    const inlineBad = await apiError(registry.create(cmInfo, 'default', structuredClone(bad), opts()));
+    const workerBad = await apiError(registry.create(cmInfo, 'default', large(bad), opts()));
+    expect(workerBad.status).toEqual(inlineBad.status);
+    expect(workerBad.code).toBe(422);
+    // a body that does not decode: decodeBody's 400
+    const garbage = new LargeBody(Buffer.from(`{"a": ${'1'.repeat(OFFLOAD_WRITE_BYTES)}`), 'application/json');
+    expect((await apiError(registry.create(cmInfo, 'default', garbage, opts()))).code).toBe(400);
+    // an existing name: 409 AlreadyExists
+    await registry.create(cmInfo, 'default', large(configMap('dup', 5000)), opts());
+    const dup = await apiError(registry.create(cmInfo, 'default', large(configMap('dup', 5000)), opts()));
+    expect(dup.code).toBe(409);
+    expect(dup.status.reason).toBe('AlreadyExists');
+  });
+
+  it('computes a dry run without storing it', async () => {
+    const r = await registry.create(cmInfo, 'default', large(configMap('dry', 5000)), opts({ dryRun: true }));
+    expect(r.metadata.uid).toBeDefined();
+    expect(r.metadata.resourceVersion).toBeUndefined();
+    expect(await store.get('configmaps', 'default', 'dry')).toBeUndefined();
+  });
+});
+
+describe('a large update or patch computed on a worker', () => {
+  it('a strategic merge stores what the inline path stores', async () => {
+    for (const name of ['twin', 'solo']) await registry.create(depInfo, 'default', deployment(name, 3000), opts());
+    const patch = { spec: { template: { spec: { containers: [{ name: 'c', env: deployment('x', 3000, 'b').spec.template.spec.containers[0].env }] } } } };
+    const before = JSON.stringify(patch).length;
+    expect(before).toBeGreaterThan(OFFLOAD_WRITE_BYTES);
+    const o1 = opts({ serialisedResult: true });
+    const r = await registry.patch(depInfo, 'default', 'twin', 'strategic', large(patch, 'application/strategic-merge-patch+json'), o1);
+    // the inline path: the stored object is large too, so a registry without getRaw stands for it
+    const inline = new Registry({ ...bare(store) }, pino({ level: 'silent' }));
+    await inline.patch(depInfo, 'default', 'solo', 'strategic', structuredClone(patch), opts());
+    const [a, b] = [await store.get('apps/deployments', 'default', 'twin'), await store.get('apps/deployments', 'default', 'solo')];
+    expect(a!.metadata.generation).toBe(2);
+    expect(normal(a)).toEqual(normal(b));
+    expect(JSON.parse(serialisedText(r.object)!)).toEqual(a);
+  });
+
+  it('a small patch of a large stored object runs on the worker too, with the same result', async () => {
+    for (const name of ['twin', 'solo']) await registry.create(depInfo, 'default', deployment(name, 3000), opts());
+    let tasks = 0;
+    registry.offload = counting(() => tasks++);
+    const patch = { metadata: { labels: { x: 'y' } }, spec: { replicas: 2 } };
+    await registry.patch(depInfo, 'default', 'twin', 'merge', structuredClone(patch), opts());
+    expect(tasks).toBe(1);
+    const inline = new Registry(bare(store), pino({ level: 'silent' }));
+    await inline.patch(depInfo, 'default', 'solo', 'merge', structuredClone(patch), opts());
+    expect(normal(await store.get('apps/deployments', 'default', 'twin'))).toEqual(normal(await store.get('apps/deployments', 'default', 'solo')));
+  });
+
+  it('a PUT stores what the inline path stores; a stale resourceVersion is 409 and a missing object 404', async () => {
+    for (const name of ['twin', 'solo']) await registry.create(cmInfo, 'default', configMap(name, 5000), opts());
+    const put = (name: string) => ({ ...configMap(name, 5000), data: { ...configMap(name, 5000).data, added: 'yes' } });
+    await registry.update(cmInfo, 'default', 'twin', large(put('twin')), opts());
+    await new Registry(bare(store), pino({ level: 'silent' })).update(cmInfo, 'default', 'solo', put('solo'), opts());
+    expect(normal(await store.get('configmaps', 'default', 'twin'))).toEqual(normal(await store.get('configmaps', 'default', 'solo')));
+    const stale = { ...put('twin'), metadata: { name: 'twin', resourceVersion: '1' } };
+    expect((await apiError(registry.update(cmInfo, 'default', 'twin', large(stale), opts()))).code).toBe(409);
+    expect((await apiError(registry.update(cmInfo, 'default', 'gone', large(put('gone')), opts()))).code).toBe(404);
+    // unchanged: nothing written, the stored object answered
+    const cur = await store.get('configmaps', 'default', 'twin');
+    const same = await registry.update(cmInfo, 'default', 'twin', large({ ...cur, metadata: { ...cur!.metadata, resourceVersion: undefined } }), opts());
+    expect(same.metadata.resourceVersion).toBe(cur!.metadata.resourceVersion);
+  });
+
+  it('an apply of a large body to an absent object creates it', async () => {
+    const r = await registry.patch(cmInfo, 'default', 'applied', 'apply', large(configMap('applied', 5000), 'application/apply-patch+yaml'), opts());
+    expect(r.created).toBe(true);
+    const again = await registry.patch(cmInfo, 'default', 'applied', 'apply', large(configMap('applied', 5001), 'application/apply-patch+yaml'), opts());
+    expect(again.created).toBe(false);
+    expect(Object.keys(again.object.data ?? {})).toHaveLength(5001);
+    expect(again.object.metadata.managedFields?.[0].operation).toBe('Apply');
+  });
+
+  it('retries the compute when another write wins the race meanwhile', async () => {
+    await registry.create(depInfo, 'default', deployment('raced', 3000), opts());
+    let tasks = 0;
+    const other = new Registry(bare(store), pino({ level: 'silent' }));
+    registry.offload = counting(async (task) => {
+      // while the first attempt computes, another writer changes the object
+      if (task === 'update' && ++tasks === 1) await other.patch(depInfo, 'default', 'raced', 'merge', { metadata: { labels: { other: 'writer' } } }, opts({ fieldManager: 'other' }));
+    });
+    const env = deployment('x', 3000, 'changed').spec.template.spec.containers[0].env;
+    const patch = { spec: { template: { spec: { containers: [{ name: 'c', env }] } } } };
+    await registry.patch(depInfo, 'default', 'raced', 'strategic', large(patch, 'application/strategic-merge-patch+json'), opts());
+    expect(tasks).toBe(2);
+    const got = await store.get('apps/deployments', 'default', 'raced');
+    expect(got!.metadata.labels).toEqual({ other: 'writer' });
+    expect(got!.spec.template.spec.containers[0].env[1]).toEqual({ name: 'E1', value: 'changed1' });
+    expect(got!.metadata.managedFields!.map((m) => m.manager).sort()).toEqual(['kubectl', 'other']);
+  });
+});
+
+describe('heavyWrite', () => {
+  it('offloads a large body of many values, not one of few long ones', () => {
+    expect(heavyWrite(Buffer.from(JSON.stringify(configMap('a', 5000))))).toBe(true);
+    expect(heavyWrite(JSON.stringify(configMap('a', 5000)))).toBe(true);
+    expect(heavyWrite(Buffer.from(JSON.stringify({ data: { blob: 'x'.repeat(OFFLOAD_WRITE_BYTES * 4) } })))).toBe(false);
+    expect(heavyWrite(Buffer.from(JSON.stringify(configMap('a', 100))))).toBe(false);
+    // YAML: a value per line
+    expect(heavyWrite(Buffer.from(Array.from({ length: 10000 }, (_, i) => `k${i}: v${i}`).join('\n')))).toBe(true);
+    expect(LargeBody.of(Buffer.from(JSON.stringify(configMap('a', 5000))), 'application/vnd.kubernetes.protobuf')).toBeUndefined();
+  });
+});
+
+describe('lazyObject', () => {
+  it('renders its text until something reads it; a promise resolved with it does not parse it', async () => {
+    const text = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } });
+    const o = await Promise.resolve(lazyObject(text));
+    expect(serialisedText(o)).toBe(text);
+    o.metadata.name = 'y';
+    expect(serialisedText(o)).toBeUndefined();
+    expect(JSON.stringify(o)).toBe(text.replace('"x"', '"y"'));
+    expect(Object.keys(o)).toEqual(['apiVersion', 'kind', 'metadata']);
+  });
+});
+
+/** bare is the store without getRaw: a registry over it computes every write inline. */
+function bare(s: Store): Store {
+  return {
+    revision: () => s.revision(),
+    compactedRevision: () => s.compactedRevision(),
+    get: (...a) => s.get(...a),
+    list: (...a) => s.list(...a),
+    create: (...a) => s.create(...a),
+    update: (...a) => s.update(...a),
+    delete: (...a) => s.delete(...a),
+    watch: (...a) => s.watch(...a),
+    compact: (...a) => s.compact(...a),
+    close: async () => {},
+  };
+}
+
+/** counting is an offload pool that computes inline, calling `before` first (which may race a write). */
+function counting(before: (task: TaskName) => unknown): OffloadPool {
+  const tasks = { decode: decodeRequestBody, create: computeCreate, update: computeUpdate } as Record<string, (a: unknown) => unknown>;
+  return {
+    run: async <T extends TaskName>(task: T, arg: Tasks[T]['arg']) => {
+      await before(task);
+      return tasks[task](arg) as Tasks[T]['result'];
+    },
+  } as unknown as OffloadPool;
+}
