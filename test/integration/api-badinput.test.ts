@@ -137,9 +137,10 @@ describe('linear parsing and merging', () => {
     const took = performance.now() - t;
     expect(result.status, result.text.slice(0, 300)).toBe(200);
     expect(result.body.spec.template.spec.containers[0].env[19_999]).toEqual({ name: 'E19999', value: 'b' });
-    // the quadratic merge took 7.7 s on an idle host
-    expect(took).toBeLessThan(8000);
-    expect(stall).toBeLessThan(8000);
+    // a guard against a hang only (the quadratic merge took 7.7 s on an idle host, far longer on a loaded one):
+    // the speed and the event-loop stall are measured by `npm run bench:abuse`, not asserted on a shared machine
+    expect(took).toBeLessThan(60_000);
+    expect(stall).toBeLessThan(60_000);
   });
 
   it('patches nested 10,000 deep are a 4xx, not a stack overflow', async () => {
