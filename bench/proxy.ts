@@ -15,9 +15,11 @@
 //                 run in this process with its own node name and chains, NodePorts at that address only (kernel DNAT)
 // Metrics: one stream and 32 streams of download (MB/s, 10^6 bytes), connections/s (connect, the server's byte,
 // close; N.rateConcurrency at once), round trip of 64 bytes on a kept connection (p50/p99, µs), one new connection
-// alone. Each metric runs N.rounds times per path, interleaved; throughput and rate take the median round, latencies
-// pool their samples. Prints a table with ratios against the issue's targets, then one JSON line. Removes its
-// containers, processes, temp dirs and its cluster's pod network. `--quick` runs one short round (while tuning).
+// alone; CPU seconds per GB of the 32-stream runs for the forwarder, the client child and the pod's server (each
+// process's own time, its kernel work included). Each metric runs N.rounds times per path, interleaved; throughput
+// and rate take the median round, latencies pool their samples. Prints a table with ratios against the issue's
+// targets, then one JSON line. Removes its containers, processes, temp dirs and its cluster's pod network. `--quick`
+// runs one short round (while tuning).
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -398,6 +400,25 @@ function dockerProxyPids(hostIp: string, hostPorts: number[]): number[] {
   return out;
 }
 
+/**
+ * podServerPid finds the pod's server process: the bench server's command in the cgroup of the pod's `srv` container
+ * (a bench of another cluster may run the same image at the same time); undefined when not found.
+ */
+async function podServerPid(runtime: DockerRuntime, podUid: string): Promise<number | undefined> {
+  const id = (await runtime.listContainers({ podUid })).find((c) => c.containerName === 'srv')?.id;
+  if (!id) return undefined;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('/bin/kl-bench-srv\0')) continue;
+      if (readFileSync(`/proc/${d}/cgroup`, 'utf8').includes(id)) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
 /** ssOwners lists the processes (`ss -p`) owning established TCP sockets whose local port is `port`. */
 function ssOwners(port: number): string {
   const r = spawnSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
@@ -482,6 +503,9 @@ interface PathResult {
   connectP99Us: number;
   /** CPU seconds of the forwarding process per GB moved, in the 32-stream runs */
   proxyCpuPerGB: number;
+  /** CPU seconds per GB of the client child and of the pod's server in the same runs (their kernel work included) */
+  clientCpuPerGB: number;
+  podCpuPerGB: number;
   errors: string[];
 }
 
@@ -499,6 +523,11 @@ const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toString() : '-');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+/** cpuSum: the CPU a path costs per GB in the 32-stream runs — client, pod server, forwarder (when a process) and their sum */
+const cpuSum = (r: PathResult) => {
+  const fwd = Number.isFinite(r.proxyCpuPerGB) && r.proxyCpuPerGB > 0 ? r.proxyCpuPerGB : 0;
+  return `${f2(r.clientCpuPerGB)} + ${f2(r.podCpuPerGB)}${fwd ? ` + ${f2(fwd)}` : ''} = ${f2(r.clientCpuPerGB + r.podCpuPerGB + fwd)}`;
+};
 
 async function main(): Promise<void> {
   if (process.argv.includes('--quick')) Object.assign(N, { rounds: 1, streamMs: 1500, rateMs: 1500, latencySamples: 2000, connectSamples: 150 });
@@ -564,6 +593,7 @@ async function main(): Promise<void> {
       await sleep(200);
     }
     const podIp = pod.status!.podIP!;
+    const podPid = await podServerPid(runtime, pod.metadata!.uid!);
     const svc = (await admin.get(services, NS, NAME)) as Service;
     const nodePort = (name: string) => svc.spec?.ports?.find((p) => p.name === name)?.nodePort ?? NaN;
     const nodePorts: Ports = { source: nodePort('source'), echo: nodePort('echo'), hello: nodePort('hello') };
@@ -627,7 +657,7 @@ async function main(): Promise<void> {
 
     // Measurements, interleaved per round; the starting path rotates so drift does not favour one.
     client = new ClientProc();
-    const acc = new Map(live.map((p) => [p.key, { s1: [] as number[], sN: [] as number[], rate: [] as number[], errs: 0, rtt: [] as number[], conn: [] as number[], cpu: 0, gb: 0, errors: [] as string[] }]));
+    const acc = new Map(live.map((p) => [p.key, { s1: [] as number[], sN: [] as number[], rate: [] as number[], errs: 0, rtt: [] as number[], conn: [] as number[], cpu: 0, clientCpu: 0, podCpu: 0, gb: 0, errors: [] as string[] }]));
     const each = async (what: string, fn: (p: Path, a: NonNullable<ReturnType<typeof acc.get>>) => Promise<void>) => {
       for (let r = 0; r < N.rounds; r++) {
         for (let i = 0; i < live.length; i++) {
@@ -650,10 +680,13 @@ async function main(): Promise<void> {
     await each(`${N.streams} streams`, async (p, a) => {
       const pids = p.cpuPids();
       const c0 = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+      const [cl0, pod0] = [cpuSeconds(client!.pid), cpuSeconds(podPid)];
       const res = await client!.run({ kind: 'stream', host: p.host, port: p.ports.source, streams: N.streams, ms: N.streamMs, warmMs: N.warmMs });
       note(a, p, res);
       a.sN.push(mbs(res));
       a.cpu += pids.reduce((s, pid) => s + cpuSeconds(pid), 0) - c0;
+      a.clientCpu += cpuSeconds(client!.pid) - cl0;
+      a.podCpu += cpuSeconds(podPid) - pod0;
       a.gb += (res.totalBytes ?? 0) / 1e9;
     });
     await each('connection rate', async (p, a) => {
@@ -688,6 +721,8 @@ async function main(): Promise<void> {
         connectP50Us: quantile(conn, 0.5),
         connectP99Us: quantile(conn, 0.99),
         proxyCpuPerGB: p.key === 'direct' ? NaN : a.cpu / a.gb,
+        clientCpuPerGB: a.clientCpu / a.gb,
+        podCpuPerGB: a.podCpu / a.gb,
         errors: a.errors,
       };
     }
@@ -728,6 +763,7 @@ async function main(): Promise<void> {
       ['added p50 / p99 vs direct, µs', '', col(dp, () => `${f0(addedDp.p50)} / ${f0(addedDp.p99)}`), col(us.np, () => `${f0(us.addedNp.p50)} / ${f0(us.addedNp.p99)}`), col(ipt.np, () => `${f0(ipt.addedNp.p50)} / ${f0(ipt.addedNp.p99)}`), '', '', both((m) => tgt(m.targets?.addedP50, m === us ? `added p50 ≤ ${TARGETS.addedP50Us} µs` : ''))],
       ['new connection (connect, 1 B, close) p50 / p99, µs', `${f0(d.connectP50Us)} / ${f0(d.connectP99Us)}`, col(dp, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), col(us.np, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), col(ipt.np, (r) => `${f0(r.connectP50Us)} / ${f0(r.connectP99Us)}`), '', '', ''],
       [`forwarding CPU s per GB (${N.streams} streams)`, '', col(dp, (r) => f2(r.proxyCpuPerGB)), col(us.np, (r) => f2(r.proxyCpuPerGB)), col(ipt.np, () => 'kernel'), '', '', ''],
+      [`CPU s per GB client + pod (+ forwarder) = sum`, cpuSum(d), col(dp, cpuSum), col(us.np, cpuSum), col(ipt.np, cpuSum), '', '', ''],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const load1 = loadavg()[0]!;

@@ -2,6 +2,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { EndpointPicker } from './picker.ts';
+import { Pump } from './pump.ts';
 import type { Target } from './servicemap.ts';
 
 /** DEFAULT_CONNECT_TIMEOUT_MS bounds one connect attempt to an endpoint before the next is tried. */
@@ -19,10 +20,12 @@ export interface TcpListenerOptions {
  * TcpListener listens on ip:port (SO_REUSEPORT, so several agents of one cluster may share a host) and forwards each
  * connection to an endpoint of its picker. Accepted sockets stay paused until the endpoint answers, so nothing is
  * buffered meanwhile. An endpoint that refuses, is unreachable or does not answer within the connect timeout is
- * skipped and the next one tried, each at most once; when all fail the client gets a reset. Once connected, `pipe`
- * carries each direction (pausing the reader while the writer is full) and ends the other side's writable half when
- * one side ends (half-close); an error on either side destroys both. Swapping the picker (new endpoints) touches
- * neither the listening socket nor established connections.
+ * skipped and the next one tried, each at most once; when all fail the client gets a reset. Once connected, the
+ * endpoint's data reaches the client through a Pump (one reused read buffer, the endpoint paused while a write to the
+ * client is pending) and the client's through `pipe` (net gives accepted sockets no `onread`); each pauses its
+ * reader while the writer is full, and one side's end ends the other side's writable half (half-close); an error on
+ * either side destroys both. Swapping the picker (new endpoints) touches neither the listening socket nor established
+ * connections.
  */
 export class TcpListener {
   picker: EndpointPicker;
@@ -104,6 +107,8 @@ class Connection {
   private readonly picker: EndpointPicker;
   private readonly connectTimeoutMs: number;
   private readonly log: Logger;
+  /** down carries the endpoint's bytes to the client; made once, its onread given to every connect attempt */
+  private readonly down: Pump;
 
   constructor(client: Socket, clientIp: string | undefined, targets: readonly Target[], start: number, picker: EndpointPicker, connectTimeoutMs: number, log: Logger) {
     this.client = client;
@@ -113,6 +118,7 @@ class Connection {
     this.picker = picker;
     this.connectTimeoutMs = connectTimeoutMs;
     this.log = log;
+    this.down = new Pump(client);
     client.on('error', (e) => {
       this.log.debug({ err: e, client: clientIp }, 'client connection error');
       this.upstream?.destroy();
@@ -137,7 +143,7 @@ class Connection {
     }
     const t = this.targets[(this.start + this.attempt) % this.targets.length];
     this.attempt++;
-    const up = connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true });
+    const up = connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true, onread: this.down.onread });
     this.upstream = up;
     up.setTimeout(this.connectTimeoutMs);
     const onFail = (e: Error | undefined) => {
@@ -174,7 +180,9 @@ class Connection {
     up.once('close', () => {
       if (!client.writableEnded) client.destroy();
     });
+    this.down.attach(up, client);
+    up.once('end', () => client.end());
+    up.resume(); // flowing, so that its 'end' is emitted (the pump reads, not the stream)
     client.pipe(up);
-    up.pipe(client);
   }
 }
