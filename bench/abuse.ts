@@ -5,11 +5,11 @@
 //
 // Bounded: every phase has a time limit, all traffic goes to 127.0.0.1, the server and every socket are closed at the
 // end (also on failure). Targets (issue 8): stall <= 100 ms, RSS <= 300 MB, admin served.
-import { readFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startServer, type RunningServer } from '../test/helpers/server.ts';
+import { rssMb } from './measure.ts';
 
 const N = {
   yamlKeys: 50_000,
@@ -77,10 +77,8 @@ function request(s: TLSSocket, method: string, path: string, body?: string, cont
   });
 }
 
-function rssMb(): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+/** serverRssMb is the server's VmRSS, in MB. */
+const serverRssMb = (): number => rssMb(srv.proc.pid!).rss;
 
 /**
  * stallDuring runs `work` while one client GETs a small object every 5 ms on its own connection; the result is the
@@ -151,11 +149,11 @@ async function mergePhase() {
 }
 
 async function watchPhase() {
-  const rssBefore = rssMb();
+  const rssBefore = serverRssMb();
   const watchers: TLSSocket[] = [];
   const closed = new Set<TLSSocket>();
   let peak = rssBefore;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 100);
+  const sampler = setInterval(() => (peak = Math.max(peak, serverRssMb())), 100);
   try {
     for (let i = 0; i < N.watchers; i++) {
       const s = await tls();
@@ -175,7 +173,7 @@ async function watchPhase() {
     }
     a.destroy();
     await sleep(2000);
-    const during = rssMb();
+    const during = serverRssMb();
     // read each stalled stream now: the ones the server closed end at once
     for (const s of watchers) s.resume();
     const deadline = Date.now() + 10_000;
@@ -183,7 +181,7 @@ async function watchPhase() {
     const closedByServer = closed.size;
     for (const s of watchers) s.destroy();
     await sleep(3000);
-    return { rssBeforeMb: rssBefore, rssPeakMb: peak, rssStalledMb: during, rssAfterMb: rssMb(), closedByServer, sentPerWatcherMb: (N.watchBlobBytes * N.watchWrites) / 1e6 };
+    return { rssBeforeMb: rssBefore, rssPeakMb: peak, rssStalledMb: during, rssAfterMb: serverRssMb(), closedByServer, sentPerWatcherMb: (N.watchBlobBytes * N.watchWrites) / 1e6 };
   } finally {
     clearInterval(sampler);
     for (const s of watchers) s.destroy();
@@ -222,7 +220,7 @@ async function idlePhase() {
     const adminMs = performance.now() - t;
     await sleep(200);
     const stillOpen = idle.filter((s) => !s.destroyed && !s.readableEnded).length;
-    return { opened: idle.length, failedToOpen, adminStatus: status, adminServed: status === 200, adminMs, rssMb: rssMb(), stillOpen };
+    return { opened: idle.length, failedToOpen, adminStatus: status, adminServed: status === 200, adminMs, rssMb: serverRssMb(), stillOpen };
   } finally {
     for (const s of idle) s.destroy();
   }

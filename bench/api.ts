@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { Client, Pool } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { freePort, ROOT } from '../test/helpers/server.ts';
+import { cpuSeconds, quantile, rssMb } from './measure.ts';
 
 /** Bench sizes and limits; everything is bounded so the whole run ends well inside 3 minutes. */
 const N = {
@@ -53,13 +54,6 @@ function podManifest(name: string): string {
       ],
     },
   });
-}
-
-/** quantile of sorted-ascending samples (nearest rank). */
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
 }
 
 interface LatencyStats {
@@ -130,19 +124,6 @@ async function startServer(dataDir: string, profDir?: string): Promise<Server> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** rssMb reads VmRSS (and the peak, VmHWM) of a process from /proc, in MB. */
-function rssMb(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-/** cpuSeconds reads a process's user+system CPU time from /proc/<pid>/stat (clock ticks at 100 Hz). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** cpuMeter measures server and bench-client CPU seconds spent between its creation and end(). */

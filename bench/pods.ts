@@ -25,6 +25,7 @@ import Docker from 'dockerode';
 import { DEFAULT_SOCKET, DockerRuntime, LABELS } from '../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from '../test/helpers/images.ts';
 import { freePort, ROOT } from '../test/helpers/server.ts';
+import { cpuSeconds, pidsWhere, quantile, rssMb } from './measure.ts';
 
 /** N: sizes and limits; the whole run stays well inside 4 minutes. */
 const N = {
@@ -56,12 +57,6 @@ const nodes = lookupKind('v1', 'Node')!;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** quantile of sorted-ascending samples (nearest rank). */
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 interface Stats {
   n: number;
   p50: number;
@@ -72,38 +67,6 @@ interface Stats {
 function stats(samples: number[]): Stats {
   const s = samples.slice().sort((a, b) => a - b);
   return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN };
-}
-
-/** procStatus reads VmRSS and VmHWM (peak) of a process, in MB. */
-function rssMb(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-/** cpuSeconds reads a process's user+system CPU time from /proc/<pid>/stat (clock ticks at 100 Hz); NaN if unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** dockerdPids finds dockerd and its containerd (CPU accounting only; NaN when not visible). */
-function dockerdPids(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
-      if (comm === 'dockerd' || comm === 'containerd') out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 /** Proc is a spawned kubeling process with its captured output. */
@@ -348,7 +311,7 @@ async function main(): Promise<void> {
     }
     log(`warm-up done (${N.warmup} pods, ${N.warmup} docker runs)`);
 
-    const dpids = dockerdPids();
+    const dpids = pidsWhere((p) => p.comm === 'dockerd' || p.comm === 'containerd');
     const cpuNow = () => ({ agent: cpuSeconds(agentPid), server: cpuSeconds(server!.proc.pid), dockerd: dpids.reduce((a, p) => a + cpuSeconds(p), 0) });
     const cpuSince = (a: ReturnType<typeof cpuNow>) => {
       const b = cpuNow();

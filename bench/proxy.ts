@@ -22,7 +22,7 @@
 // runs one short round (while tuning).
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ import { startProxy, type ServiceProxy } from '../pkg/proxy/index.ts';
 import { silentLogger } from '../pkg/util/log.ts';
 import { ensureTestImages, hostBusybox } from '../test/helpers/images.ts';
 import { startServer, type RunningServer } from '../test/helpers/server.ts';
+import { cpuSeconds, pidsWhere, quantile } from './measure.ts';
 
 /** N: sizes and limits; a full run takes about 2 minutes, --quick under one. */
 const N = {
@@ -363,41 +364,8 @@ class ClientProc {
 // ---------------------------------------------------------------------------------------------------------------
 // Bench side.
 
-/** quantile of sorted-ascending samples (nearest rank). */
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 function median(xs: number[]): number {
   return quantile(xs.slice().sort((a, b) => a - b), 0.5);
-}
-
-/** cpuSeconds reads a process's user+system CPU time from /proc/<pid>/stat (clock ticks at 100 Hz); NaN if unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** dockerProxyPids finds the docker-proxy processes publishing `hostIp`:`hostPorts` (from their command lines). */
-function dockerProxyPids(hostIp: string, hostPorts: number[]): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (!argv[0]?.endsWith('docker-proxy')) continue;
-      const arg = (k: string) => argv[argv.indexOf(k) + 1];
-      if (arg('-host-ip') === hostIp && hostPorts.includes(Number(arg('-host-port')))) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 /**
@@ -407,16 +375,7 @@ function dockerProxyPids(hostIp: string, hostPorts: number[]): number[] {
 async function podServerPid(runtime: DockerRuntime, podUid: string): Promise<number | undefined> {
   const id = (await runtime.listContainers({ podUid })).find((c) => c.containerName === 'srv')?.id;
   if (!id) return undefined;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('/bin/kl-bench-srv\0')) continue;
-      if (readFileSync(`/proc/${d}/cgroup`, 'utf8').includes(id)) return Number(d);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
+  return pidsWhere((p) => p.argv[0] === '/bin/kl-bench-srv' && readFileSync(`/proc/${p.pid}/cgroup`, 'utf8').includes(id))[0];
 }
 
 /** ssOwners lists the processes (`ss -p`) owning established TCP sockets whose local port is `port`. */
@@ -809,3 +768,11 @@ function freeLocalPort(host: string): Promise<number> {
 
 if (process.argv[2] === '--client') clientChild();
 else await main();
+
+/** dockerProxyPids finds the docker-proxy processes publishing `hostIp`:`hostPorts` (from their command lines). */
+function dockerProxyPids(hostIp: string, hostPorts: number[]): number[] {
+  return pidsWhere(({ argv }) => {
+    const arg = (k: string) => argv[argv.indexOf(k) + 1];
+    return !!argv[0]?.endsWith('docker-proxy') && arg('-host-ip') === hostIp && hostPorts.includes(Number(arg('-host-port')));
+  });
+}
