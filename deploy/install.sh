@@ -4,6 +4,7 @@
 #
 #   deploy/install.sh server [--node-ip IP] [--tls-san NAME]… [registry flags] [-- more `kubeling server` flags]
 #   deploy/install.sh agent --server https://MASTER:6443 --token K10… [--node-ip IP] [registry flags] [-- more flags]
+#   deploy/install.sh prepare [registry flags]   only packages, code and Docker settings (a VM waiting for its token)
 #
 #   registry flags: --registry-mirror URL      Docker Hub pulls go through this mirror (dockerd's registry-mirrors)
 #                   --insecure-registry HOST:PORT   a plain-HTTP registry or mirror dockerd may use
@@ -16,10 +17,10 @@
 #      KUBELING_OFFLINE=1 copies node_modules and Node 24 from this checkout instead of fetching them.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 role="${1:-}"
-case "$role" in server|agent) shift ;; *) usage ;; esac
+case "$role" in server|agent|prepare) shift ;; *) usage ;; esac
 server='' token='' node_ip='' node_name='' mirror='' insecure='' auth=''
 sans=() extra=()
 while [ $# -gt 0 ]; do
@@ -54,6 +55,19 @@ live=1 # a real install on this host's root (packages, dockerd, systemctl)
 [ -n "$root" ] && live=0
 step() { printf '==> %s\n' "$*"; }
 
+# registry settings on a host without /etc/docker/daemon.json yet: written before Docker is installed, so dockerd's
+# first start has them (the step after the code merges into an existing file, with Node, and restarts dockerd)
+docker_json="$root/etc/docker/daemon.json"
+if { [ -n "$mirror" ] || [ -n "$insecure" ]; } && [ ! -e "$docker_json" ] && [[ "$mirror$insecure" != *[\"\\]* ]]; then
+  mkdir -p "$root/etc/docker"
+  {
+    echo '{'
+    [ -z "$mirror" ] || printf '  "registry-mirrors": [\n    "%s"\n  ]%s\n' "$mirror" "${insecure:+,}"
+    [ -z "$insecure" ] || printf '  "insecure-registries": [\n    "%s"\n  ]\n' "$insecure"
+    echo '}'
+  } >"$docker_json"
+fi
+
 if [ "$live" = 1 ]; then
   need=()
   command -v dockerd >/dev/null || need+=(docker.io)
@@ -69,13 +83,24 @@ fi
 
 step "kubeling into $opt"
 mkdir -p "$opt"
+# same() : a copy made earlier by cp -a (size and mtime kept) needs no second one
+same() { [ -e "$1" ] && [ -e "$2" ] && [ "$(stat -c %s.%Y "$1")" = "$(stat -c %s.%Y "$2")" ]; }
 if [ "$here" != "$opt" ]; then
-  tar -C "$here" --exclude=./node_modules --exclude=./.tools --exclude=./.git --exclude=./.kubeling --exclude=./dist --exclude=./.cache --exclude=./.bench -cf - . | tar -C "$opt" -xf -
+  # dist/ (compiled by scripts/build.sh) when the checkout has one: bin/kubeling runs it while it is newer than every
+  # source, and Node starts far faster from it than from the .ts sources; never a stale one from an earlier install
+  rm -rf "$opt/dist"
+  tar -C "$here" --exclude=./node_modules --exclude=./.tools --exclude=./.git --exclude=./.kubeling --exclude=./.cache --exclude=./.bench --exclude=./dist/.lock -cf - . | tar -C "$opt" -xf -
 fi
 if [ "${KUBELING_OFFLINE:-}" = 1 ] && [ "$here" != "$opt" ]; then
   [ -d "$here/node_modules" ] || { echo "KUBELING_OFFLINE=1 needs $here/node_modules (npm ci first)" >&2; exit 1; }
-  rm -rf "$opt/node_modules" && cp -a "$here/node_modules" "$opt/node_modules"
-  if [ -x "$here/.tools/node/bin/node" ]; then mkdir -p "$opt/.tools" && rm -rf "$opt/.tools/node" && cp -a "$here/.tools/node" "$opt/.tools/node"; fi
+  if ! same "$here/node_modules/.package-lock.json" "$opt/node_modules/.package-lock.json"; then
+    rm -rf "$opt/node_modules" && cp -a "$here/node_modules" "$opt/node_modules"
+  fi
+  if [ -x "$here/.tools/node/bin/node" ] && ! same "$here/.tools/node/bin/node" "$opt/.tools/node/bin/node"; then
+    # what runs: not the C headers (67 MB, for building addons; the modules come built)
+    mkdir -p "$opt/.tools/node.new" && tar -C "$here/.tools/node" --exclude=./include -cf - . | tar -C "$opt/.tools/node.new" -xf -
+    rm -rf "$opt/.tools/node" && mv "$opt/.tools/node.new" "$opt/.tools/node"
+  fi
 fi
 node_bin="$("$opt/scripts/node24.sh")"
 case "$node_bin" in
@@ -85,6 +110,29 @@ esac
 if [ ! -d "$opt/node_modules" ] || [ "$opt/package-lock.json" -nt "$opt/node_modules/.package-lock.json" ]; then
   step "npm dependencies"
   (cd "$opt" && PATH="$(dirname "$node_bin"):$PATH" npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+fi
+
+if [ -n "$mirror" ] || [ -n "$insecure" ]; then
+  step "Docker registry settings in $root/etc/docker/daemon.json"
+  mkdir -p "$root/etc/docker"
+  PATH="$(dirname "$node_bin"):$PATH" MIRROR="$mirror" INSECURE="$insecure" FILE="$root/etc/docker/daemon.json" node -e '
+    const fs = require("node:fs");
+    const f = process.env.FILE;
+    const cfg = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8") || "{}") : {};
+    const add = (k, v) => { if (v) cfg[k] = [...new Set([...(cfg[k] ?? []), v])]; };
+    add("registry-mirrors", process.env.MIRROR);
+    add("insecure-registries", process.env.INSECURE);
+    fs.writeFileSync(f + ".new", JSON.stringify(cfg, null, 2) + "\n");'
+  if cmp -s "$root/etc/docker/daemon.json.new" "$root/etc/docker/daemon.json"; then
+    rm "$root/etc/docker/daemon.json.new"
+  else
+    mv "$root/etc/docker/daemon.json.new" "$root/etc/docker/daemon.json"
+    if [ "$live" = 1 ] && [ -d /run/systemd/system ]; then systemctl restart docker; fi
+  fi
+fi
+if [ "$role" = prepare ]; then
+  echo "kubeling prepared in $opt (packages, code, Docker settings): install.sh server or agent configures and starts it"
+  exit 0
 fi
 
 step "configuration in $etc"
@@ -110,20 +158,6 @@ if [ "$role" = agent ]; then
 fi
 if [ -n "$auth" ]; then
   install -m 600 "$auth" "$etc/registry-auth.json"
-fi
-
-if [ -n "$mirror" ] || [ -n "$insecure" ]; then
-  step "Docker registry settings in $root/etc/docker/daemon.json"
-  mkdir -p "$root/etc/docker"
-  PATH="$(dirname "$node_bin"):$PATH" MIRROR="$mirror" INSECURE="$insecure" FILE="$root/etc/docker/daemon.json" node -e '
-    const fs = require("node:fs");
-    const f = process.env.FILE;
-    const cfg = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8") || "{}") : {};
-    const add = (k, v) => { if (v) cfg[k] = [...new Set([...(cfg[k] ?? []), v])]; };
-    add("registry-mirrors", process.env.MIRROR);
-    add("insecure-registries", process.env.INSECURE);
-    fs.writeFileSync(f, JSON.stringify(cfg, null, 2) + "\n");'
-  if [ "$live" = 1 ] && [ -d /run/systemd/system ]; then systemctl restart docker; fi
 fi
 
 step "systemd unit $units/$unit"

@@ -4,7 +4,9 @@
 # checkout this script sits in, and shares the join token and the host's kubeconfig through SHARED (the synced folder).
 #
 #   deploy/provision.sh master NODE_IP SHARED            install the server; write SHARED/token, SHARED/kubeconfig.yaml
-#   deploy/provision.sh worker NODE_IP SHARED MASTER_IP  wait for SHARED/token, install an agent joining MASTER_IP
+#   deploy/provision.sh worker NODE_IP SHARED MASTER_IP  install packages and code, wait for SHARED/token, install an
+#                                                        agent joining MASTER_IP (VMs provisioned in parallel, as
+#                                                        libvirt's `vagrant up` does, install while the master does)
 #
 # Env: KUBELING_REGISTRY_MIRROR=URL, KUBELING_INSECURE_REGISTRY=HOST:PORT (a local registry or mirror), passed to
 #      install.sh; KUBELING_PROVISION_WAIT seconds a worker waits for the master's token (default 600).
@@ -16,7 +18,7 @@ case "$role" in
   worker) [ -n "$node_ip" ] && [ -n "$shared" ] && [ -n "$master_ip" ] || role='' ;;
   *) role='' ;;
 esac
-if [ -z "$role" ]; then sed -n '6,7p' "$0" | sed 's/^# \{0,1\}/usage: /' >&2; exit 2; fi
+if [ -z "$role" ]; then sed -n '6,9p' "$0" | sed 's/^# \{0,1\}/usage: /' >&2; exit 2; fi
 
 registry=()
 [ -z "${KUBELING_REGISTRY_MIRROR:-}" ] || registry+=(--registry-mirror "$KUBELING_REGISTRY_MIRROR")
@@ -36,6 +38,7 @@ if [ "$role" = master ]; then
   mv "$shared/kubeconfig.yaml.new" "$shared/kubeconfig.yaml"
   echo "provision: master $node_ip ready; on the host: export KUBECONFIG=$shared/kubeconfig.yaml"
 else
+  "$here/deploy/install.sh" prepare ${registry[@]+"${registry[@]}"}
   wait="${KUBELING_PROVISION_WAIT:-600}"
   for _ in $(seq 1 "$wait"); do
     [ -s "$shared/token" ] && break

@@ -7,9 +7,9 @@ import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, busyboxRootfs } from '../../pkg/kubelet/runtime/index.ts';
 import { hostBusybox } from '../helpers/images.ts';
-import { sleep } from '../e2e/sys.ts';
+import { run, sleep } from '../e2e/sys.ts';
 import {
-  REGISTRY_HOSTPORT, ROOT, boot, buildImage, checkPrerequisites, httpGet, kubectl, powerOff, serveApt, ssh, startRegistry, startRun,
+  REGISTRY_HOSTPORT, ROOT, boot, buildImage, checkPrerequisites, httpGet, kubectl, powerOff, provision, serveApt, ssh, startRegistry, startRun,
   sweepLeftovers, teardown, waitSsh, type Run, type Vm,
 } from './harness.ts';
 import { SHARED_IN_VM, SUBNET, provisionCommand, readVagrantfile, type Provisioning } from './plan.ts';
@@ -17,11 +17,21 @@ import { SHARED_IN_VM, SUBNET, provisionCommand, readVagrantfile, type Provision
 const STAND_IN = 'kubeling/multi-client:vms';
 const STAND_IN_BODY = 'multi-client stand-in (VM test)\n';
 const HUB_NAME = 'stephengrider/multi-client:latest';
-const VM = { memoryMiB: Number(process.env.KUBELING_VM_MEMORY ?? 1280), accel: (process.env.KUBELING_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg') as 'tcg' | 'kvm' };
+/**
+ * the Vagrantfile's memory (2 GiB) but one vCPU, not its two: under TCG on a busy 2-core host a second vCPU doubled
+ * the time of apt and of copying the code (a descheduled vCPU thread holds guest locks the other spins on)
+ */
+const VM = {
+  memoryMiB: Number(process.env.KUBELING_VM_MEMORY ?? 2048),
+  cpus: Number(process.env.KUBELING_VM_CPUS ?? 1),
+  accel: (process.env.KUBELING_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg') as 'tcg' | 'kvm',
+};
 const PORT = 31515;
 
 const figures: string[] = [];
-const figure = (line: string) => {
+/** figure records a line of the run's figures with the host's load beside it (other work shares these cores) */
+const figure = (text: string) => {
+  const line = `${text} [load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}]`;
   figures.push(line);
   console.log(`vms: ${line}`);
 };
@@ -69,19 +79,26 @@ async function webPods(): Promise<Pod[]> {
 }
 
 /** the env the test adds to the Vagrantfile's PASS_ENV: the local mirror, and Node + modules from /vagrant */
-function provisionEnv(): string {
-  const env: Record<string, string> = {
-    KUBELING_REGISTRY_MIRROR: `http://${REGISTRY_HOSTPORT}`,
-    KUBELING_INSECURE_REGISTRY: REGISTRY_HOSTPORT,
-    KUBELING_OFFLINE: '1',
-  };
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+const PROVISION_ENV: Record<string, string> = {
+  KUBELING_REGISTRY_MIRROR: `http://${REGISTRY_HOSTPORT}`,
+  KUBELING_INSECURE_REGISTRY: REGISTRY_HOSTPORT,
+  KUBELING_OFFLINE: '1',
+};
+
+/** provisionVm runs the Vagrantfile's command on `vm` and prints its phases (install.sh's steps) as a figure. */
+async function provisionVm(vm: Vm, bootedAt: number, sshAt: number): Promise<void> {
+  const steps = await provision(r!, vm, provisionCommand(prov, vm, r!.vms[0]!), PROVISION_ENV);
+  const phases = steps.filter((s) => s.seconds >= 1).map((s) => `${s.step.replace(/ in \/.*| into \/.*|: export .*|: .*/, '')} ${s.seconds.toFixed(0)} s`);
+  figure(`${vm.name}: boot to ssh ${secs(sshAt - bootedAt)}, provisioned ${secs(Date.now() - bootedAt)} after boot (${phases.join('; ')})`);
 }
 
-async function provision(vm: Vm): Promise<void> {
-  const cmd = provisionCommand(prov, vm, r!.vms[0]!);
-  const res = await ssh(r!, vm, `env ${provisionEnv()} ${cmd} >/var/log/kubeling-provision.log 2>&1; rc=$?; tail -n 40 /var/log/kubeling-provision.log; exit $rc`, 1_200_000);
-  if (res.code !== 0) throw new Error(`provisioning ${vm.name} failed (${res.code}):\n${res.out}`);
+/** diagnose prints what a failed step leaves to look at: nodes, pods and CSRs, and each VM's kubeling journal. */
+async function diagnose(): Promise<void> {
+  const out = [(await kubectl(r!, ['get', 'nodes,pods,csr', '-A', '-o', 'wide'])).out];
+  for (const vm of r!.vms.filter((v) => v.pid)) {
+    out.push(`--- ${vm.name}`, (await ssh(r!, vm, 'journalctl -u kubeling-server -u kubeling-agent --no-pager -o cat | tail -n 25 | cut -c1-400', 60_000)).out);
+  }
+  console.log(`vms: after the failure\n${out.join('\n')}`);
 }
 
 describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
@@ -102,13 +119,16 @@ describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
     await rt.importImage(www, STAND_IN, ['CMD ["httpd", "-f", "-p", "3000", "-h", "/www"]', 'EXPOSE 3000']);
     r = startRun(first.dir, 2);
     console.log(`vms: run ${r.id}: netns ${r.netns}, state in ${r.dir}`);
+    figure(`synced folder: ${Object.entries(r.folderSeconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
     serveApt(r);
     await startRegistry(r, { [STAND_IN]: HUB_NAME });
   }, 1_200_000);
 
   afterAll(async () => {
+    if (broken && r) await diagnose();
     console.log(`vms: figures\n  ${figures.join('\n  ')}`);
     if (r && !process.env.KUBELING_VMS_KEEP) await teardown(r.id);
+    run('docker', ['rmi', STAND_IN]); // the stand-in image, imported into the host's dockerd for the registry
   }, 120_000);
 
   step('reads the provisioning commands out of the Vagrantfile', 60_000, () => {
@@ -125,14 +145,13 @@ describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
       bootedAt.set(vm.name, Date.now());
       await boot(r!, vm, VM);
     }
-    await Promise.all(r!.vms.map((vm) => waitSsh(r!, vm, 300_000)));
-    figure(`ssh up: ${r!.vms.map((vm) => `${vm.name} ${secs(Date.now() - bootedAt.get(vm.name)!)}`).join(', ')} (all by then)`);
-    // the master first, then the workers (vagrant up's order: a worker waits for the master's token)
-    await provision(r!.vms[0]!);
-    figure(`master provisioned ${secs(Date.now() - bootedAt.get('master')!)} after its boot`);
-    await Promise.all(r!.vms.slice(1).map((vm) => provision(vm)));
+    // all at once, as libvirt's `vagrant up` does: the workers install while the master does, then wait for its token
+    await Promise.all(r!.vms.map(async (vm) => {
+      await waitSsh(r!, vm, 600_000);
+      await provisionVm(vm, bootedAt.get(vm.name)!, Date.now());
+    }));
     const readyAt = new Map<string, number>();
-    await until('three Ready nodes', 600_000, async () => {
+    await until('three Ready nodes', 900_000, async () => {
       for (const n of await nodes()) if (ready(n) && !readyAt.has(n.metadata!.name!)) readyAt.set(n.metadata!.name!, Date.now());
       return readyAt.size >= 3 ? true : undefined;
     });
@@ -147,8 +166,8 @@ describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
 
   step('applies deploy/examples/simplek8s and the page answers on 31515 on each worker', 700_000, async () => {
     const t0 = Date.now();
-    const res = await kubectl(r!, ['apply', '-f', join(r!.shared, 'deploy/examples/simplek8s/')]);
-    expect(res.code, res.out).toBe(0);
+    // kubectl again when a TLS handshake times out (a master under software emulation on a busy host): apply is idempotent
+    await until('kubectl apply', 300_000, async () => ((await kubectl(r!, ['apply', '-f', join(r!.tree, 'deploy/examples/simplek8s/')])).code === 0 ? true : undefined));
     const workers = r!.vms.filter((v) => v.role === 'worker');
     const answered = await Promise.all(workers.map(async (w) => {
       await until(`http://${w.ip}:${PORT}`, 600_000, async () => ((await httpGet(r!, `http://${w.ip}:${PORT}/`)) === STAND_IN_BODY ? true : undefined));
@@ -158,7 +177,7 @@ describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
   });
 
   step('scales to 4 replicas', 700_000, async () => {
-    expect((await kubectl(r!, ['scale', 'deployment/client-deployment', '--replicas=4'])).code).toBe(0);
+    await until('kubectl scale', 300_000, async () => ((await kubectl(r!, ['scale', 'deployment/client-deployment', '--replicas=4'])).code === 0 ? true : undefined));
     await until('4 Ready replicas', 600_000, async () => ((await webPods()).filter((p) => p.metadata?.ownerReferences && podReady(p)).length === 4 ? true : undefined));
   });
 
@@ -170,7 +189,9 @@ describe('three Debian VMs provisioned the way the Vagrantfile does it', () => {
     let probes = 0;
     await until('4 Ready replicas, none on worker2', 900_000, async () => {
       probes++;
-      if ((await httpGet(r!, `http://${w1.ip}:${PORT}/`)) !== STAND_IN_BODY) misses++;
+      // a browser's patience: until the dead node's endpoints leave the service, the proxy first tries them (a 3 s
+      // connect timeout each) before a live one answers
+      if ((await httpGet(r!, `http://${w1.ip}:${PORT}/`, 20)) !== STAND_IN_BODY) misses++;
       const pods = (await webPods()).filter((p) => p.metadata?.ownerReferences && podReady(p));
       return pods.length === 4 && pods.every((p) => p.spec?.nodeName !== w2.name) ? true : undefined;
     }, 5000);

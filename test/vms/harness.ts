@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { alive, cmdline, killAll, must, netnsInode, pidsInNetns, run, sleep, withDescendants } from '../e2e/sys.ts';
-import { APT_PORT, PREFIX, PRIVATE_HOST, REGISTRY_PORT, SUBNET, hostsFile, networkdUnit, planVms, qemuArgs, type VmSpec } from './plan.ts';
+import { APT_PORT, PREFIX, PRIVATE_HOST, REGISTRY_PORT, SUBNET, fstab, hostsFile, networkdUnit, planVms, qemuArgs, type VmSpec } from './plan.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BRIDGE = `${PREFIX}br0`;
@@ -59,7 +59,14 @@ export interface Run {
   id: string;
   netns: string;
   dir: string;
+  /** the synced folder on the host (the checkout as /vagrant holds it) */
+  tree: string;
+  /** its ext4 image, attached read-only to every VM as /vagrant */
+  vagrantImage: string;
+  /** the host end of /vagrant/.kubeling (9p, writable) */
   shared: string;
+  /** how long making the synced folder took, per phase */
+  folderSeconds: Record<string, number>;
   image: string;
   vms: Vm[];
   pids: number[];
@@ -117,10 +124,10 @@ export function sweepNow(): void {
   for (const id of runIds()) teardownNow(id);
 }
 
-/** startRun makes the netns with the private network's bridge and a tap per VM, the state dir and /vagrant. */
+/** startRun makes the netns with the private network's bridge and a tap per VM, the state dir, /vagrant and the VMs' disks. */
 export function startRun(image: string, workers: number): Run {
   const id = randomBytes(3).toString('hex');
-  const r: Run = { id, netns: `${PREFIX}-${id}`, dir: `/tmp/${PREFIX}-${id}`, shared: '', image, vms: [], pids: [] };
+  const r: Run = { id, netns: `${PREFIX}-${id}`, dir: `/tmp/${PREFIX}-${id}`, tree: '', vagrantImage: '', shared: '', folderSeconds: {}, image, vms: [], pids: [] };
   mkdirSync(r.dir, { recursive: true });
   must('ip', ['netns', 'add', r.netns]);
   const ns = (...args: string[]) => must('ip', ['-n', r.netns, ...args]);
@@ -134,29 +141,56 @@ export function startRun(image: string, workers: number): Run {
     ns('link', 'set', spec.tap, 'up');
     r.vms.push({ ...spec, disk: join(r.dir, `${spec.name}.img`) });
   }
-  r.shared = syncedFolder(r.dir);
+  const folder = syncedFolder(r.dir);
+  Object.assign(r, { tree: folder.tree, vagrantImage: folder.image, shared: folder.shared, folderSeconds: folder.seconds });
   for (const vm of r.vms) prepareDisk(r, vm);
   return r;
 }
 
 /**
- * syncedFolder is the run's /vagrant: a snapshot of this checkout (tracked and untracked-not-ignored files, as a
- * user's clone has) plus production node_modules and .tools/node (hard-linked) for KUBELING_OFFLINE=1, shared over 9p.
+ * syncedFolder is the run's /vagrant, as a user's folder holds it after `scripts/up.sh`: a snapshot of this checkout
+ * (tracked and untracked-not-ignored files, as a clone has), production node_modules (`npm ci --omit=dev`), .tools/node
+ * and a current dist/ (compiled JS: Node under software emulation spends minutes stripping types from the .ts sources).
+ * It becomes an ext4 image (`mke2fs -d`) every VM mounts read-only at /vagrant — what Vagrant's rsync synced folder
+ * copies into a VM — and the folder stays on the host (the test applies deploy/examples from it). `.kubeling` is the
+ * mount point of the writable 9p share (the master's token and kubeconfig).
  */
-function syncedFolder(dir: string): string {
-  const shared = join(dir, 'vagrant');
-  mkdirSync(shared);
+function syncedFolder(dir: string): { tree: string; image: string; shared: string; seconds: Record<string, number> } {
+  const seconds: Record<string, number> = {};
+  let t = Date.now();
+  const lap = (name: string) => {
+    seconds[name] = (Date.now() - t) / 1000;
+    t = Date.now();
+  };
+  const tree = join(dir, 'vagrant');
+  mkdirSync(tree);
   const files = must('git', ['-C', ROOT, 'ls-files', '-co', '--exclude-standard', '-z']).split('\0').filter((f) => f && existsSync(join(ROOT, f)));
   must('tar', ['-C', ROOT, '--null', '-T', '-', '-cf', join(dir, 'src.tar')], { input: files.join('\0'), timeoutMs: 120_000 });
-  must('tar', ['-C', shared, '-xf', join(dir, 'src.tar')], { timeoutMs: 120_000 });
+  must('tar', ['-C', tree, '-xf', join(dir, 'src.tar')], { timeoutMs: 120_000 });
   rmSync(join(dir, 'src.tar'));
-  mkdirSync(join(shared, '.tools'));
-  // what `npm ci --omit=dev` gives a box (half the files of the checkout's node_modules: 9p pays per file), pruned
-  // offline from a copy (prune rewrites node_modules/.package-lock.json: not through a hard link)
-  must('cp', ['-a', join(ROOT, 'node_modules'), join(shared, 'node_modules')], { timeoutMs: 300_000 });
-  must('npm', ['prune', '--prefix', shared, '--omit=dev', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { timeoutMs: 300_000 });
-  must('cp', ['-al', join(ROOT, '.tools/node'), join(shared, '.tools/node')], { timeoutMs: 120_000 });
-  return shared;
+  mkdirSync(join(tree, '.tools'));
+  mkdirSync(join(tree, '.kubeling'));
+  // a copy (prune rewrites node_modules/.package-lock.json: not through a hard link), built with, then pruned offline
+  must('cp', ['-a', join(ROOT, 'node_modules'), join(tree, 'node_modules')], { timeoutMs: 300_000 });
+  must('cp', ['-al', join(ROOT, '.tools/node'), join(tree, '.tools/node')], { timeoutMs: 120_000 });
+  lap('copy');
+  const env = { ...process.env, PATH: `${join(tree, '.tools/node/bin')}:${process.env.PATH}` };
+  const build = spawnSync(join(tree, 'scripts/build.sh'), { env, encoding: 'utf8', timeout: 300_000 });
+  if (!existsSync(join(tree, 'dist/.stamp'))) throw new Error(`scripts/build.sh in the synced folder failed (${build.status ?? build.signal}): ${build.stderr}${build.stdout}`);
+  rmSync(join(tree, 'dist/.lock'), { force: true });
+  lap('build');
+  must('npm', ['prune', '--prefix', tree, '--omit=dev', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { timeoutMs: 300_000 });
+  lap('prune');
+  const image = join(dir, 'vagrant.img');
+  const bytes = Number(must('du', ['-sb', tree]).split('\t')[0]);
+  const inodes = Number(must('sh', ['-c', `find ${tree} | wc -l`]).trim());
+  must('truncate', ['-s', String(Math.ceil((bytes * 1.25 + 128 * 2 ** 20) / 2 ** 20) * 2 ** 20), image]);
+  must('mke2fs', ['-q', '-t', 'ext4', '-O', '^has_journal', '-N', String(inodes * 2 + 4096), '-L', 'vagrant', '-d', tree, image], { timeoutMs: 300_000 });
+  must('debugfs', ['-w', '-R', 'rmdir lost+found', image]); // a synced folder has none (install.sh would copy it)
+  lap('mke2fs');
+  const shared = join(dir, 'kubeling');
+  mkdirSync(shared);
+  return { tree, image, shared, seconds };
 }
 
 /** prepareDisk copies the image's disk for `vm` and writes its hostname, hosts and private network into it. */
@@ -166,6 +200,7 @@ function prepareDisk(r: Run, vm: Vm): void {
     '/etc/hostname': `${vm.name}\n`,
     '/etc/hosts': hostsFile(r.vms, vm),
     '/etc/systemd/network/50-private.network': networkdUnit(vm),
+    '/etc/fstab': fstab(),
   };
   const script: string[] = [];
   for (const [path, text] of Object.entries(files)) {
@@ -199,7 +234,7 @@ export function ssh(r: Run, vm: VmSpec, command: string, timeoutMs = 60_000): Pr
 
 /** kubectl runs the host's kubectl inside the netns with the kubeconfig the master wrote into /vagrant/.kubeling. */
 export function kubectl(r: Run, args: string[], timeoutMs = 60_000): Promise<{ code: number; out: string }> {
-  return inNs(r, ['kubectl', '--kubeconfig', join(r.shared, '.kubeling/kubeconfig.yaml'), '--request-timeout=20s', ...args], timeoutMs);
+  return inNs(r, ['kubectl', '--kubeconfig', join(r.shared, 'kubeconfig.yaml'), '--request-timeout=20s', ...args], timeoutMs);
 }
 
 /** httpGet fetches a URL with curl inside the netns ('' when it does not answer). */
@@ -208,8 +243,28 @@ export async function httpGet(r: Run, url: string, timeoutSec = 5): Promise<stri
   return res.code === 0 ? res.out : '';
 }
 
+/**
+ * provision runs the Vagrantfile's command for `vm` over ssh with `env` added (the env a user passes through PASS_ENV,
+ * and the test's), each output line stamped with the guest's clock; returns install.sh's steps with their seconds.
+ */
+export async function provision(r: Run, vm: VmSpec, command: string, env: Record<string, string>): Promise<{ step: string; seconds: number }[]> {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  const log = '/var/log/kubeling-provision.log';
+  const script = `echo "$(date +%s.%N) start" >${log}; env ${vars} ${command} 2>&1 | while IFS= read -r l; do echo "$(date +%s.%N) $l"; done >>${log}; ` +
+    `rc=\${PIPESTATUS[0]}; echo "$(date +%s.%N) end" >>${log}; cat ${log}; exit $rc`;
+  const res = await ssh(r, vm, script, 1_500_000);
+  if (res.code !== 0) throw new Error(`provisioning ${vm.name} failed (${res.code}):\n${res.out.split('\n').slice(-40).join('\n')}`);
+  return provisionSteps(res.out);
+}
+
+/** provisionSteps turns the stamped log into steps (`==> …` lines of install.sh, `provision:` lines) and their seconds. */
+export function provisionSteps(log: string): { step: string; seconds: number }[] {
+  const marks = log.split('\n').map((l) => /^(\d+\.\d+) (start|end|==> .*|provision: .*)$/.exec(l)).filter((m) => m !== null).map((m) => ({ at: Number(m[1]), step: m[2]!.replace(/^==> /, '') }));
+  return marks.slice(0, -1).map((m, i) => ({ step: m.step, seconds: Math.round((marks[i + 1]!.at - m.at) * 10) / 10 }));
+}
+
 /** boot starts `vm`'s QEMU inside the netns (detached: the teardown finds it by netns and pid file). */
-export async function boot(r: Run, vm: Vm, opts: { memoryMiB: number; accel: 'tcg' | 'kvm' }): Promise<void> {
+export async function boot(r: Run, vm: Vm, opts: { memoryMiB: number; accel: 'tcg' | 'kvm'; cpus?: number }): Promise<void> {
   const pidFile = join(r.dir, `${vm.name}.pid`);
   rmSync(pidFile, { force: true });
   const monitor = join(r.dir, `${vm.name}.mon`);
@@ -218,6 +273,7 @@ export async function boot(r: Run, vm: Vm, opts: { memoryMiB: number; accel: 'tc
     kernel: join(r.image, 'vmlinuz'),
     initrd: join(r.image, 'initrd.img'),
     disk: vm.disk,
+    vagrant: r.vagrantImage,
     shared: r.shared,
     serialLog: join(r.dir, `${vm.name}.serial.log`),
     monitor,

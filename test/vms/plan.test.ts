@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostsFile, networkdUnit, planVms, provisionCommand, qemuArgs, readVagrantfile } from './plan.ts';
+import { fstab, hostsFile, networkdUnit, planVms, provisionCommand, qemuArgs, readVagrantfile } from './plan.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -27,7 +27,7 @@ describe('planVms', () => {
 
 describe('qemuArgs', () => {
   const vm = planVms(1)[1]!;
-  const paths = { kernel: '/i/vmlinuz', initrd: '/i/initrd.img', disk: '/r/worker1.img', shared: '/r/vagrant', serialLog: '/r/s.log', monitor: '/r/m', pidFile: '/r/p' };
+  const paths = { kernel: '/i/vmlinuz', initrd: '/i/initrd.img', disk: '/r/worker1.img', vagrant: '/r/vagrant.img', shared: '/r/kubeling', serialLog: '/r/s.log', monitor: '/r/m', pidFile: '/r/p' };
   const cases = [
     { accel: 'tcg' as const, cpu: 'max' },
     { accel: 'kvm' as const, cpu: 'host' },
@@ -43,7 +43,8 @@ describe('qemuArgs', () => {
       expect(opt('-netdev')).toBe('tap,id=net0,ifname=klvmtap1,script=no,downscript=no');
       expect(opt('-device')).toBe('virtio-net-pci,netdev=net0,mac=52:54:00:56:00:0b');
       expect(opt('-append')).toMatch(/^root=\/dev\/vda rw console=ttyS0/);
-      expect(a).toContain('virtio-9p-pci,fsdev=vagrant,mount_tag=vagrant');
+      expect(a).toContain('virtio-9p-pci,fsdev=kubeling,mount_tag=kubeling');
+      expect(a).toContain('file=/r/vagrant.img,format=raw,if=virtio,readonly=on');
     });
   }
 });
@@ -52,6 +53,14 @@ describe('guest files', () => {
   const vms = planVms(2);
   it('networkd unit matches the MAC and sets the private address', () => {
     expect(networkdUnit(vms[2]!)).toBe('[Match]\nMACAddress=52:54:00:56:00:0c\n\n[Network]\nAddress=192.168.56.12/24\n');
+  });
+  it('fstab mounts /vagrant read-only from the second disk and .kubeling over 9p', () => {
+    expect(fstab().split('\n')).toEqual([
+      '/dev/vda / ext4 defaults 0 1',
+      '/dev/vdb /vagrant ext4 ro,nofail 0 0',
+      'kubeling /vagrant/.kubeling 9p trans=virtio,version=9p2000.L,nofail 0 0',
+      '',
+    ]);
   });
   it('hosts names the other VMs', () => {
     expect(hostsFile(vms, vms[0]!)).toBe('127.0.0.1\tlocalhost\n127.0.1.1\tmaster\n192.168.56.11\tworker1\n192.168.56.12\tworker2\n');

@@ -40,6 +40,9 @@ export interface QemuPaths {
   kernel: string;
   initrd: string;
   disk: string;
+  /** the synced folder /vagrant: an ext4 image of the checkout, shared read-only by every VM of the run */
+  vagrant: string;
+  /** /vagrant/.kubeling over 9p: the one writable part (the master's token and kubeconfig for the workers and the host) */
   shared: string;
   serialLog: string;
   monitor: string;
@@ -51,29 +54,46 @@ export interface QemuOptions {
   runId: string;
   memoryMiB: number;
   accel: 'tcg' | 'kvm';
+  /** vCPUs (TCG runs one host thread per vCPU) */
+  cpus?: number;
 }
 
-/** qemuArgs is QEMU's command line for one VM: direct kernel boot, virtio disk and NIC on its tap, /vagrant over 9p. */
+/**
+ * qemuArgs is QEMU's command line for one VM: direct kernel boot, its own root disk, the run's /vagrant image
+ * read-only (a Vagrant rsync synced folder copies the tree into the VM: a disk is its stand-in, and virtio-blk is
+ * far cheaper than 9p under software emulation), /vagrant/.kubeling over 9p, the NIC on its tap.
+ */
 export function qemuArgs(vm: VmSpec, p: QemuPaths, o: QemuOptions): string[] {
   return [
     '-name', `${PREFIX}-${o.runId}-${vm.name}`,
     '-accel', o.accel,
     '-cpu', o.accel === 'kvm' ? 'host' : 'max',
-    '-smp', '1',
+    '-smp', String(o.cpus ?? 1),
     '-m', String(o.memoryMiB),
     '-kernel', p.kernel,
     '-initrd', p.initrd,
     '-append', 'root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet',
     '-drive', `file=${p.disk},format=raw,if=virtio,cache=unsafe`,
+    '-drive', `file=${p.vagrant},format=raw,if=virtio,readonly=on`,
     '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
     '-device', `virtio-net-pci,netdev=net0,mac=${vm.mac}`,
-    '-fsdev', `local,id=vagrant,path=${p.shared},security_model=none`,
-    '-device', 'virtio-9p-pci,fsdev=vagrant,mount_tag=vagrant',
+    '-fsdev', `local,id=kubeling,path=${p.shared},security_model=none`,
+    '-device', 'virtio-9p-pci,fsdev=kubeling,mount_tag=kubeling',
     '-display', 'none',
     '-serial', `file:${p.serialLog}`,
     '-monitor', `unix:${p.monitor},server,nowait`,
     '-pidfile', p.pidFile,
   ];
+}
+
+/** fstab mounts the root disk, the read-only /vagrant disk (no journal: nothing to replay) and .kubeling over 9p. */
+export function fstab(shared = SHARED_IN_VM): string {
+  return [
+    '/dev/vda / ext4 defaults 0 1',
+    '/dev/vdb /vagrant ext4 ro,nofail 0 0',
+    `kubeling ${shared} 9p trans=virtio,version=9p2000.L,nofail 0 0`,
+    '',
+  ].join('\n');
 }
 
 /** networkdUnit is the VM's private_network configuration (systemd-networkd), written into its disk. */
