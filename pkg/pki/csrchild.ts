@@ -7,11 +7,15 @@ import type { CsrFacts, KeyAndRequest, RequestOptions } from './csr.ts';
 
 export type { CsrFacts, KeyAndRequest, RequestOptions } from './csr.ts';
 
+/** TIMEOUT_MS bounds one helper: a Node start on a loaded or emulated host (a VM under QEMU's TCG) can take a minute. */
+const TIMEOUT_MS = 120_000;
+
 function run<T>(cmd: 'request' | 'read' | 'sign', input: unknown): Promise<T> {
   // .ts when run from source, .js when run from a build
   const script = fileURLToPath(new URL(`./csr-cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['--disable-warning=ExperimentalWarning', script, cmd], { maxBuffer: 1 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--disable-warning=ExperimentalWarning', script, cmd], { maxBuffer: 1 << 20, timeout: TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err?.killed) return reject(new Error(`certificate helper (${cmd}) timed out after ${TIMEOUT_MS / 1000}s`));
       if (err) return reject(new Error(`certificate helper (${cmd}) failed: ${stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? (stderr.trim() || err.message)}`));
       try {
         resolve(JSON.parse(stdout) as T);

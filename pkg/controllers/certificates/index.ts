@@ -30,7 +30,11 @@ async function factsOf(csr: CertificateSigningRequest): Promise<CsrFacts | undef
   if (hit) return hit;
   const pem = decodedRequest(csr);
   if (!pem) return undefined;
-  const f = await readInChild(pem).catch(() => undefined);
+  // a helper that timed out (a loaded host) is retried with the worker's back-off; a request that does not parse is not
+  const f = await readInChild(pem).catch((e: Error) => {
+    if (/timed out/.test(e.message)) throw e;
+    return undefined;
+  });
   if (f) {
     if (factsCache.size > 1000) factsCache.clear();
     factsCache.set(uid, f);
