@@ -1,5 +1,6 @@
 // agent: the node agent's composition root — joins the cluster, then runs the kubelet, the pod network, the service
 // proxy and the DNS responder of this host from one shared informer factory.
+import { ApiError } from '../api/errors.ts';
 import { readFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -95,12 +96,36 @@ async function nodeClientCertificate(cfg: AgentConfig, pkiDir: string, log: Logg
   log.info({ node: cfg.nodeName, with: renewing ? 'node certificate' : 'join token' }, 'requesting a client certificate');
   const c = new Client({ server: cfg.server, token: renewing ? '' : cfg.token, ...(renewing ? { cert: stored } : {}), caPem: cfg.caPem, userAgent: `kubeling-agent/${cfg.nodeName}` });
   try {
-    const fresh = await requestCertificate(c, clientRequest(cfg.nodeName), log);
-    await storePair(files, fresh);
-    return fresh;
+    const deadline = Date.now() + BOOTSTRAP_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const fresh = await requestCertificate(c, clientRequest(cfg.nodeName), log);
+        await storePair(files, fresh);
+        return fresh;
+      } catch (err) {
+        // a refused token or a denied request is final; a busy or unreachable server, or a key helper that timed out
+        // on a loaded host, is tried again (the server's own agent failing here would take the whole server down)
+        if (!retryableBootstrapError(err) || Date.now() > deadline) throw err;
+        const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
+        log.warn({ err, attempt, retryInMs: delayMs }, 'client certificate request failed; trying again');
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
   } finally {
     await c.close();
   }
+}
+
+/** BOOTSTRAP_RETRY_MS bounds how long transient failures of the client-certificate request are retried. */
+const BOOTSTRAP_RETRY_MS = 15 * 60_000;
+
+/**
+ * retryableBootstrapError says whether a failed certificate request may succeed if tried again: not when the API
+ * refused the credential (401/403) or the request (400/422), nor when the CSR was denied or failed.
+ */
+export function retryableBootstrapError(err: unknown): boolean {
+  if (err instanceof ApiError) return err.code === 429 || err.code >= 500 || err.code === 0;
+  return !/certificate signing request \S+ was (denied|failed)/.test((err as Error)?.message ?? '');
 }
 
 /**
