@@ -12,13 +12,15 @@
 //   6. if memory allows: 1,500 more hollow nodes (2,000 in all), master RSS, and scheduler throughput again.
 // Prints a table, then one JSON line. Stops every process it started and removes the temp dirs.
 // `--quick` runs a small version (20/50 nodes, 500 pods) while tuning; `--no-2000` skips phase 6; `--churn-only` skips
-// phases 1, 2 and 4 (500 nodes at once, then the Deployment and the churn: memory and latency figures sooner).
+// phases 1, 2 and 4 (500 nodes at once, then the Deployment and the churn: memory and latency figures sooner);
+// `--sched-only` runs phases 1 and 2 only (scheduler throughput); `--churn N` changes the churn phase's pod count.
 // The server loads a small probe (`--import`) that writes its V8 heap figures every second, printed beside the RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
 import { lookupKind } from '../pkg/api/resources.ts';
 import type { KubeObject, WatchEvent } from '../pkg/api/types.ts';
 import { Client } from '../pkg/client/index.ts';
@@ -36,6 +38,7 @@ const profDir = argValue('--cpu-prof');
 /** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) once the churn phase has run */
 const heapSnapshot = process.argv.includes('--heap-snapshot');
 const churnOnly = process.argv.includes('--churn-only');
+const schedOnly = process.argv.includes('--sched-only');
 
 /**
  * PROBE is loaded into the server (`--import`): every second it writes process.memoryUsage() to the file in
@@ -64,6 +67,8 @@ function heapMb(file: string): string {
 const N = quick
   ? { small: 20, large: 50, huge: 100, pending: 500, deploy: 200, churn: 1000, hugePending: 500 }
   : { small: 100, large: 500, huge: 2000, pending: 5000, deploy: 1000, churn: 15000, hugePending: 5000 };
+/** `--churn N` sets the churn phase's pod count (e.g. a smaller run whose heap snapshot shows the per-pod holders) */
+if (argValue('--churn')) N.churn = Number(argValue('--churn'));
 const PHASE_TIMEOUT_MS = quick ? 120_000 : 420_000;
 /** TARGETS are the issue's goals. */
 const TARGETS = { boundPerSec: 1000, rssMb: 400, p99Ms: 100 };
@@ -76,6 +81,10 @@ const deployments = lookupKind('apps/v1', 'Deployment')!;
 const configmaps = lookupKind('v1', 'ConfigMap')!;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** mark prints a phase boundary (with --cpu-prof: seconds since the server was spawned, to slice the profile) */
+let mark: (what: string) => void = () => {};
+/** cpuNow reads the CPU seconds burnt so far by the server and by the hollow-node processes (set once they run) */
+let cpuNow: () => { server: number; hollow: number } = () => ({ server: NaN, hollow: NaN });
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 
 function quantile(sorted: number[], q: number): number {
@@ -130,6 +139,24 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | u
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out after ${secs(timeoutMs)} s waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * writesBetween counts the store's log rows (one per committed write) per resource in (from, to], read from the
+ * server's SQLite file (a second reader beside the server: WAL allows it), e.g. `pods 3.0, events 2.0` per bound pod.
+ */
+function writesBetween(dataDir: string, from: number, to: number, per: number): string {
+  try {
+    const db = new Database(join(dataDir, 'db', 'state.db'), { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare('SELECT resource, count(*) AS n FROM log WHERE id > ? AND id <= ? GROUP BY resource ORDER BY n DESC').all(from, to) as { resource: string; n: number }[];
+      return rows.map((r) => `${r.resource} ${(r.n / per).toFixed(2)}`).join(', ');
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    return `unavailable: ${(e as Error).message}`;
   }
 }
 
@@ -244,11 +271,16 @@ interface SchedResult {
   boundPerSec: number;
   firstBindMs: number;
   allBoundMs: number;
+  /** CPU the server (and the hollow nodes) burnt per bound pod from the uncordon to the last bind: robust to a loaded machine */
+  serverCpuMsPerPod: number;
+  hollowCpuMsPerPod: number;
+  /** store writes per bound pod by resource in that window */
+  writesPerPod?: string;
   error?: string;
 }
 
 /** schedulerThroughput: cordon all nodes, create `count` pods, uncordon, time the binds. */
-async function schedulerThroughput(c: Client, nodeCount: number, count: number): Promise<SchedResult> {
+async function schedulerThroughput(c: Client, dataDir: string, nodeCount: number, count: number): Promise<SchedResult> {
   const ns = `bench-sched-${nodeCount}`;
   await c.create(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const names = (await c.list(nodes)).items.map((n) => n.metadata.name!);
@@ -267,13 +299,22 @@ async function schedulerThroughput(c: Client, nodeCount: number, count: number):
   await sleep(2000); // let the scheduler try them all once (and park them as unschedulable)
   const boundBefore = tracker.bound.size;
   const tu = performance.now();
+  mark(`uncordon ${nodeCount} nodes`);
+  const cpu0 = cpuNow();
+  const rev0 = Number((await c.list(configmaps, 'default', { limit: 1 })).metadata.resourceVersion);
   await cordon(false);
-  const res: SchedResult = { nodes: nodeCount, pods: count, createPerSec: count / (createMs / 1000), boundPerSec: NaN, firstBindMs: NaN, allBoundMs: NaN };
+  const res: SchedResult = { nodes: nodeCount, pods: count, createPerSec: count / (createMs / 1000), boundPerSec: NaN, firstBindMs: NaN, allBoundMs: NaN, serverCpuMsPerPod: NaN, hollowCpuMsPerPod: NaN };
   try {
     await waitFor(`${count} pods bound`, () => (tracker.bound.size >= count ? true : undefined), PHASE_TIMEOUT_MS, 100);
   } catch (e) {
     res.error = `${(e as Error).message} (${tracker.bound.size} bound)`;
   }
+  mark(`${tracker.bound.size} pods bound`);
+  const cpu1 = cpuNow();
+  const rev1 = Number((await c.list(configmaps, 'default', { limit: 1 })).metadata.resourceVersion);
+  res.writesPerPod = writesBetween(dataDir, rev0, rev1, Math.max(1, tracker.bound.size - boundBefore));
+  res.serverCpuMsPerPod = ((cpu1.server - cpu0.server) * 1000) / Math.max(1, tracker.bound.size - boundBefore);
+  res.hollowCpuMsPerPod = ((cpu1.hollow - cpu0.hollow) * 1000) / Math.max(1, tracker.bound.size - boundBefore);
   const times = [...tracker.bound.values()].filter((t) => t >= tu).sort((a, b) => a - b);
   if (times.length > 1) {
     res.firstBindMs = times[0]! - tu;
@@ -285,6 +326,8 @@ async function schedulerThroughput(c: Client, nodeCount: number, count: number):
   // clean up: pods gone at once (grace 0), then the namespace
   await c.request('DELETE', `/api/v1/namespaces/${ns}/pods`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }).catch(() => undefined);
   await c.delete(namespaces, undefined, ns).catch(() => undefined);
+  // the next phase starts on a quiet server: the namespace (and every pod in it) gone
+  await waitFor(`namespace ${ns} gone`, async () => ((await c.getOrUndefined(namespaces, undefined, ns)) ? undefined : true), PHASE_TIMEOUT_MS, 500).catch(() => undefined);
   return res;
 }
 
@@ -350,7 +393,6 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [];
   const json: Record<string, unknown> = { quick };
   let cpuMark: (() => string) | undefined;
-  let mark = (_what: string) => {};
   const row = (what: string, value: string, target = '') => {
     mark(`end: ${what}`);
     const cpu = cpuMark?.();
@@ -375,6 +417,7 @@ async function main(): Promise<void> {
     cleanups.push(() => c.close());
     const hollows: Hollow[] = [];
     // each row also says how much CPU the server and the hollow nodes burnt since the previous row (2 cores in all)
+    cpuNow = () => ({ server: cpuSeconds(spid), hollow: hollows.reduce((a, h) => a + cpuSeconds(h.pid), 0) });
     let last = { server: cpuSeconds(spid), hollow: 0, driver: process.cpuUsage(), at: performance.now() };
     cpuMark = () => {
       const now = { server: cpuSeconds(spid), hollow: hollows.reduce((a, h) => a + cpuSeconds(h.pid), 0), driver: process.cpuUsage(), at: performance.now() };
@@ -403,15 +446,16 @@ async function main(): Promise<void> {
     if (churnOnly) await addNodes(N.large, N.large);
     else {
       await addNodes(N.small, N.small);
-      const s1 = await schedulerThroughput(c, N.small, N.pending);
-      row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, `${fmt(s1.boundPerSec)} pods/s (all bound ${secs(s1.allBoundMs)} s after uncordon${s1.error ? `; ${s1.error}` : ''})`);
+      const s1 = await schedulerThroughput(c, s.dataDir, N.small, N.pending);
+      row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, `${fmt(s1.boundPerSec)} pods/s (all bound ${secs(s1.allBoundMs)} s; CPU per pod: server ${fmt(s1.serverCpuMsPerPod, 2)} ms, hollow ${fmt(s1.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s1.writesPerPod} after uncordon${s1.error ? `; ${s1.error}` : ''})`);
       json.sched100 = s1;
       await addNodes(N.large - N.small, N.large);
-      const s2 = await schedulerThroughput(c, N.large, N.pending);
-      row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, `${fmt(s2.boundPerSec)} pods/s (all bound ${secs(s2.allBoundMs)} s after uncordon${s2.error ? `; ${s2.error}` : ''})`, `≥ ${TARGETS.boundPerSec} pods/s`);
+      const s2 = await schedulerThroughput(c, s.dataDir, N.large, N.pending);
+      row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, `${fmt(s2.boundPerSec)} pods/s (all bound ${secs(s2.allBoundMs)} s; CPU per pod: server ${fmt(s2.serverCpuMsPerPod, 2)} ms, hollow ${fmt(s2.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s2.writesPerPod} after uncordon${s2.error ? `; ${s2.error}` : ''})`, `≥ ${TARGETS.boundPerSec} pods/s`);
       json.sched500 = s2;
       row('pod creation rate (64 in flight, seen by the driver)', `${fmt(s2.createPerSec)} pods/s`);
     }
+    if (schedOnly) return;
 
     // 3. a 1,000-replica Deployment
     const ns = 'bench-deploy';
@@ -505,8 +549,8 @@ async function main(): Promise<void> {
         const m = rssMb(spid);
         row(`master RSS at ${N.huge} nodes / ${N.churn} pods`, `${fmt(m.rss)} MB (peak ${fmt(m.hwm)} MB)`);
         json.rss2000 = m;
-        const s3 = await schedulerThroughput(c, N.huge, N.hugePending);
-        row(`scheduler: ${N.hugePending} pending pods → ${N.huge} nodes (${N.churn} pods running)`, `${fmt(s3.boundPerSec)} pods/s (all bound ${secs(s3.allBoundMs)} s${s3.error ? `; ${s3.error}` : ''})`);
+        const s3 = await schedulerThroughput(c, s.dataDir, N.huge, N.hugePending);
+        row(`scheduler: ${N.hugePending} pending pods → ${N.huge} nodes (${N.churn} pods running)`, `${fmt(s3.boundPerSec)} pods/s (all bound ${secs(s3.allBoundMs)} s; CPU per pod: server ${fmt(s3.serverCpuMsPerPod, 2)} ms, hollow ${fmt(s3.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s3.writesPerPod}${s3.error ? `; ${s3.error}` : ''})`);
         json.sched2000 = s3;
         const m2 = rssMb(spid);
         row(`master RSS after that`, `${fmt(m2.rss)} MB (peak ${fmt(m2.hwm)} MB)`);
@@ -517,12 +561,13 @@ async function main(): Promise<void> {
     tracker.stop();
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((e) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
+    // printed here so that an early return (--sched-only) prints too
+    const w = Math.max(...rows.map((r) => r[0].length));
+    const v = Math.max(...rows.map((r) => r[1].length));
+    console.log(`\nbench:control${quick ? ' (quick)' : ''}\n`);
+    for (const [a, b, t] of rows) console.log(`${a.padEnd(w)}  ${b.padEnd(v)}  ${t}`);
+    console.log(JSON.stringify(json));
   }
-  const w = Math.max(...rows.map((r) => r[0].length));
-  const v = Math.max(...rows.map((r) => r[1].length));
-  console.log(`\nbench:control${quick ? ' (quick)' : ''}\n`);
-  for (const [a, b, t] of rows) console.log(`${a.padEnd(w)}  ${b.padEnd(v)}  ${t}`);
-  console.log(JSON.stringify(json));
 }
 
 await main();

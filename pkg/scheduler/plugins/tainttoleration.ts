@@ -1,14 +1,24 @@
 // tainttoleration: NoSchedule/NoExecute taints must be tolerated; untolerated PreferNoSchedule taints lower the score.
-import type { Toleration } from 'kubernetes-types/core/v1.js';
+import type { Taint, Toleration } from 'kubernetes-types/core/v1.js';
 import { defaultNormalize, SUCCESS, tolerates, unschedulable } from '../types.ts';
 import type { CycleState, FilterResult, NodeInfo, PodInfo } from '../types.ts';
 
 export const name = 'TaintToleration';
 
-/** filter fails on the first untolerated NoSchedule/NoExecute taint: "node(s) had untolerated taint {key: value}". */
+/** verdicts keeps one failure per taint object (a node's taints are replaced, not changed, when the node changes). */
+const verdicts = new WeakMap<Taint, FilterResult>();
+
+/** untolerated is the verdict for taint `t`: "node(s) had untolerated taint {key: value}". */
+function untolerated(t: Taint): FilterResult {
+  let r = verdicts.get(t);
+  if (!r) verdicts.set(t, (r = Object.freeze(unschedulable('UnschedulableAndUnresolvable', `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`))));
+  return r;
+}
+
+/** filter fails on the first untolerated NoSchedule/NoExecute taint. */
 export function filter(pod: PodInfo, node: NodeInfo): FilterResult {
   for (const t of node.hardTaints) {
-    if (!tolerates(pod.tolerations, t)) return unschedulable('UnschedulableAndUnresolvable', `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`);
+    if (!tolerates(pod.tolerations, t)) return untolerated(t);
   }
   return SUCCESS;
 }
