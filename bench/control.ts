@@ -47,6 +47,7 @@ const schedOnly = process.argv.includes('--sched-only');
  */
 const PROBE = `import { writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { cpuSeconds, quantile, rssMb } from './measure.ts';
 if (process.env.KUBELING_BENCH_V8_FLAGS) setFlagsFromString(process.env.KUBELING_BENCH_V8_FLAGS);
 const f = process.env.KUBELING_BENCH_PROBE;
 if (f) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
@@ -86,28 +87,6 @@ let mark: (what: string) => void = () => {};
 /** cpuNow reads the CPU seconds burnt so far by the server and by the hollow-node processes (set once they run) */
 let cpuNow: () => { server: number; hollow: number } = () => ({ server: NaN, hollow: NaN });
 const secs = (ms: number) => (ms / 1000).toFixed(1);
-
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-/** rssMb reads VmRSS and VmHWM (peak) of a process, in MB. */
-function rssMb(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-/** cpuSeconds reads a process's user+system CPU time (clock ticks at 100 Hz); NaN if unreadable. */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /** serverPid finds the node process of the server (bin/kubeling is a bash wrapper that may or may not exec). */
 function serverPid(proc: ChildProcess): number {
