@@ -25,6 +25,7 @@ import { lookupKind } from '../pkg/api/resources.ts';
 import type { KubeObject, WatchEvent } from '../pkg/api/types.ts';
 import { Client } from '../pkg/client/index.ts';
 import { startServer, ROOT, type RunningServer } from '../test/helpers/server.ts';
+import { cpuSeconds, quantile, rssMb } from './measure.ts';
 
 const quick = process.argv.includes('--quick');
 const skipHuge = process.argv.includes('--no-2000');
@@ -47,7 +48,6 @@ const schedOnly = process.argv.includes('--sched-only');
  */
 const PROBE = `import { writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { cpuSeconds, quantile, rssMb } from './measure.ts';
 if (process.env.KUBELING_BENCH_V8_FLAGS) setFlagsFromString(process.env.KUBELING_BENCH_V8_FLAGS);
 const f = process.env.KUBELING_BENCH_PROBE;
 if (f) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
