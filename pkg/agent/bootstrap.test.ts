@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { retryableBootstrapError } from './index.ts';
 
-const api = (code: number) => new ApiError({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code, reason: 'x', message: 'x' });
+const api = (code: number) => new ApiError({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', code, reason: 'x', message: 'x' });
 
 describe('retryableBootstrapError', () => {
   it.each([
