@@ -181,7 +181,7 @@ export class WatchCache {
         if (this.#stopped) return;
         for (const raw of list.items) this.#put(this.#entry(JSON.parse(raw) as KubeObject));
         this.#floor = this.#applied = this.#dispatched = list.revision;
-        this.#watch = this.#store.watch(this.#key, { fromRevision: list.revision, onProgress: (rev) => this.#progress(rev) }, (ev) => this.#apply(ev));
+        this.#watch = this.#store.watch(this.#key, { fromRevision: list.revision, onProgress: (rev) => this.#progress(rev), prev: false }, (ev) => this.#apply(ev));
         return;
       } catch (e) {
         // compacted between reading the revision and using it: start again from the new oldest

@@ -1,6 +1,6 @@
 // mvcc.test: table tests for the store's pure rules.
 import { describe, expect, it } from 'vitest';
-import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyOf, labelsText, stamp } from './mvcc.ts';
+import { checkWrite, compactTarget, decodeContinue, encodeContinue, joinStamped, keyOf, labelsText, serialise, SERIALISED, stamp } from './mvcc.ts';
 
 describe('checkWrite', () => {
   const cases: [string, Parameters<typeof checkWrite>[0], { revision: number } | undefined, number | undefined, string | undefined][] = [
@@ -40,6 +40,32 @@ describe('stamp, keyOf, labelsText', () => {
     expect(labelsText({ metadata: { labels: { a: 'b' } } })).toBe('{"a":"b"}');
     expect(labelsText({ metadata: { labels: {} } })).toBeNull();
     expect(labelsText({ metadata: {} })).toBeNull();
+  });
+});
+
+describe('serialise, joinStamped', () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['no resourceVersion yet: it goes last in metadata', { kind: 'Pod', metadata: { name: 'a' }, spec: { x: 1 } }],
+    ['an old resourceVersion keeps its place', { kind: 'Pod', metadata: { resourceVersion: '1', name: 'a' }, spec: {} }],
+    ['the same text elsewhere is left alone', { kind: 'Pod', metadata: { name: 'resourceVersion', annotations: { rv: '"7"' } }, data: { resourceVersion: '9' } }],
+    ['metadata after the body', { spec: { big: 'x'.repeat(1000) }, metadata: { name: 'a', namespace: 'n' } }],
+  ];
+  for (const [title, obj] of cases) {
+    it(`${title}: joined at a revision = stamp at that revision`, () => {
+      const before = JSON.stringify(obj);
+      const text = serialise(obj as never);
+      expect(joinStamped(text, 42)).toBe(stamp(obj as never, 42));
+      expect(JSON.stringify(obj)).toBe(before); // untouched
+    });
+  }
+  it('an object that carries its text is not serialised again', () => {
+    const made = { before: '{"metadata":{"name":"a","resourceVersion":', after: '}}' };
+    const shell = { metadata: { name: 'a' }, [SERIALISED]: made };
+    expect(serialise(shell as never)).toBe(made);
+    expect(joinStamped(made, 7)).toBe('{"metadata":{"name":"a","resourceVersion":"7"}}');
+  });
+  it('throws for what JSON cannot hold, as stamp does', () => {
+    expect(() => serialise({ metadata: { name: 'a' }, n: 1n } as never)).toThrow();
   });
 });
 

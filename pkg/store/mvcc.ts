@@ -58,6 +58,27 @@ export function serialisedOf(obj: KubeObject): Serialised | undefined {
   return (obj as KubeObject & { [SERIALISED]?: Serialised })[SERIALISED];
 }
 
+/** RV_MARK stands in for the resourceVersion while an object is serialised before its revision is known. */
+const RV_MARK = `\u0000kubeling-rv-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}\u0000`;
+const RV_MARK_JSON = JSON.stringify(RV_MARK);
+
+/**
+ * serialise is `obj`'s text cut where the resourceVersion goes (the halves stamp joins), made once: the text an object
+ * carries under SERIALISED, or `obj` stringified with a stand-in for metadata.resourceVersion. `obj` is left untouched.
+ */
+export function serialise(obj: KubeObject): Serialised {
+  const made = serialisedOf(obj);
+  if (made) return made;
+  const text = JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: RV_MARK } });
+  const i = text.indexOf(RV_MARK_JSON);
+  return { before: text.slice(0, i), after: text.slice(i + RV_MARK_JSON.length) };
+}
+
+/** joinStamped is the stored text of serialised halves at `revision`. */
+export function joinStamped(text: Serialised, revision: number): string {
+  return text.before + JSON.stringify(String(revision)) + text.after;
+}
+
 /** stamp serialises `obj` with metadata.resourceVersion = String(revision), leaving `obj` untouched. */
 export function stamp(obj: KubeObject, revision: number): string {
   const made = serialisedOf(obj);

@@ -148,6 +148,69 @@ describe('write batching', () => {
   });
 });
 
+describe('writer thread', () => {
+  it('a failing commit rejects its batch with the SQLite error; nothing of it is stored or watched, and the store goes on', async () => {
+    const s = open();
+    await s.create('pods', pod('a'));
+    const db = new Database(join(dir, 'state.db'));
+    db.exec(`CREATE TRIGGER full BEFORE INSERT ON log WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    db.close();
+    const seen: number[] = [];
+    s.watch('pods', {}, (ev) => seen.push(ev.revision));
+    const batch = await Promise.allSettled([s.create('pods', pod('b')), s.create('pods', pod('boom')), s.update('pods', pod('a', 'default', { v: '2' }))]);
+    for (const r of batch) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(Database.SqliteError);
+      expect((r as PromiseRejectedResult).reason.message).toBe('database or disk is full');
+    }
+    expect(s.revision()).toBe(1);
+    expect(await s.get('pods', 'default', 'b')).toBeUndefined();
+    const b = await s.create('pods', pod('b'));
+    expect(b.metadata.resourceVersion).toBe('2');
+    await delivered();
+    expect(seen).toEqual([2]);
+  });
+
+  it('old values come back for watchers that read prev, also one that started while the batch was out', async () => {
+    const s = open();
+    await s.create('pods', pod('a', 'default', { v: '1' }));
+    await s.create('services', pod('s', 'default', { v: '1' }));
+    const noPrev: StoreEvent[] = [];
+    s.watch('pods', { prev: false }, (ev) => noPrev.push(ev));
+    await s.update('pods', pod('a', 'default', { v: '2' }));
+    await delivered();
+    // nobody reads prev of pods: the old value stayed in the file
+    expect(noPrev.map((e) => [e.type, e.prev])).toEqual([['MODIFIED', undefined]]);
+    // a watcher that reads prev starts after the update left for the writer, before it answered
+    const update = s.update('services', pod('s', 'default', { v: '2' }));
+    await new Promise((r) => setImmediate(r));
+    const late: StoreEvent[] = [];
+    s.watch('services', {}, (ev) => late.push(ev));
+    await update;
+    const gone = s.delete('pods', 'default', 'a');
+    const withPrev: StoreEvent[] = [];
+    s.watch('pods', {}, (ev) => withPrev.push(ev));
+    await gone;
+    await delivered();
+    expect(late.map((e) => [e.type, e.prev?.metadata.labels])).toEqual([['MODIFIED', { v: '1' }]]);
+    expect(withPrev.map((e) => [e.type, e.prev?.metadata.labels])).toEqual([['DELETED', { v: '2' }]]);
+  });
+
+  it('a read issued after a write resolved sees it, and a watch from before it replays it once', async () => {
+    const s = open();
+    for (let i = 0; i < 20; i++) {
+      const w = await s.create('pods', pod(`p${i}`));
+      expect((await s.getRaw!('pods', 'default', `p${i}`))?.revision).toBe(Number(w.metadata.resourceVersion));
+      expect((await s.list('pods')).revision).toBe(i + 1);
+    }
+    const seen: number[] = [];
+    s.watch('pods', { fromRevision: 10 }, (ev) => seen.push(ev.revision));
+    await s.update('pods', pod('p0'));
+    await delivered();
+    expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => 11 + i));
+  });
+});
+
 describe('list', () => {
   async function seed(s: Store): Promise<void> {
     await Promise.all([
@@ -333,8 +396,10 @@ describe('watch', () => {
     const s = open();
     for (let i = 0; i < 50; i++) await s.create('pods', pod(`p${i}`));
     const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < 200; i++) writes.push(s.update('pods', pod(`p${i % 50}`, 'default', { i: String(i) })));
-    // the watch starts while those writes are queued and committing
+    for (let i = 0; i < 100; i++) writes.push(s.update('pods', pod(`p${i % 50}`, 'default', { i: String(i) })));
+    await writes[0]; // that batch committed: the replay has it
+    for (let i = 100; i < 200; i++) writes.push(s.update('pods', pod(`p${i % 50}`, 'default', { i: String(i) })));
+    // the watch starts while those writes are out on the writer (and the next ones queue behind them)
     await new Promise((r) => setImmediate(r));
     const seen: number[] = [];
     s.watch('pods', { fromRevision: 20 }, (ev) => seen.push(ev.revision));

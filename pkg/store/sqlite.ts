@@ -1,14 +1,17 @@
 // sqlite: the Store over one SQLite file (kine's shape): an append-only change log plus a current-state table,
-// concurrent writes batched into one durable transaction, watch = log replay + notify after commit, reads at a past
-// revision from the log, history kept by time (and a revision floor) and compacted in batches. Several processes may
-// share the file: each notices the others' commits (PRAGMA data_version, polled) and delivers their log rows too.
+// concurrent writes batched into one durable transaction committed by a writer thread (writer.ts: no SQL and no fsync
+// of a write on the event loop; the next batch goes when it answers), watch = log replay + notify after commit, reads
+// on this thread at a past revision from the log, history kept by time (and a revision floor) and compacted in
+// batches. Several processes may share the file: each notices the others' commits (PRAGMA data_version, polled) and
+// delivers their log rows too.
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errors } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { checkWrite, compactTarget, decodeContinue, encodeContinue, keyLess, keyOf, labelsText, mergeKeyed, serialisedOf, stamp, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
+import { compactTarget, decodeContinue, encodeContinue, joinStamped, keyLess, keyOf, labelsText, mergeKeyed, serialise, serialisedOf, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
 import { StoreError, type ListOptions, type ListResult, type ResourceKey, type Store, type StoreEvent, type WatchOptions, type Watcher } from './types.ts';
 import { toEvent, WatchHub, type Change } from './watchhub.ts';
+import { fromWire, Writer, type BatchResult, type WriteOp } from './writer.ts';
 
 /** SqliteStoreOptions tunes history retention and compaction. */
 export interface SqliteStoreOptions {
@@ -62,20 +65,16 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 /** log rows deleted per compaction transaction */
 const COMPACT_BATCH = 2000;
 
+/** PendingWrite is a queued write: what crosses to the writer, and how the caller is answered. */
 interface PendingWrite {
-  kind: WriteKind;
-  resource: string;
-  namespace: string;
-  name: string;
-  /** the object to write (create/update), shallow-copied at call time */
-  obj?: KubeObject;
-  expectedRevision?: number;
+  op: WriteOp;
+  /** an object that carried its text (SERIALISED), shallow-copied at call time: the write resolves with it, stamped */
+  shell?: KubeObject;
   resolve: (obj: KubeObject) => void;
   reject: (err: unknown) => void;
 }
 
-/** Outcome is what applying one queued write produced inside the batch transaction. */
-type Outcome = { change: Change } | { error: unknown };
+const EVENT_TYPE: Record<WriteKind, StoreEvent['type']> = { create: 'ADDED', update: 'MODIFIED', delete: 'DELETED' };
 
 /** Page is one list page: the stored JSON texts, how many matches follow, and the last key returned. */
 interface Page {
@@ -117,9 +116,9 @@ function changeOf(resource: string, row: LogRow): Change {
  * written is what a committed write resolves with: the stored object parsed, or for an object that carried its text
  * (SERIALISED) the shell it came as with the new resourceVersion — its text is not parsed again.
  */
-function written(op: PendingWrite, c: Change): KubeObject {
-  if (op.obj && serialisedOf(op.obj)) return { ...op.obj, metadata: { ...op.obj.metadata, resourceVersion: String(c.revision) } };
-  return JSON.parse(c.value) as KubeObject;
+function written(w: PendingWrite, revision: number, value: string): KubeObject {
+  if (w.shell) return { ...w.shell, metadata: { ...w.shell.metadata, resourceVersion: String(revision) } };
+  return JSON.parse(value) as KubeObject;
 }
 
 /** openSqliteStore opens (creating if needed) the store in the SQLite file at `path`. */
@@ -136,7 +135,12 @@ class SqliteStore implements Store {
   readonly #compactEveryWrites: number;
   readonly #hub: WatchHub;
   readonly #stmts = new Map<string, Database.Statement>();
-  readonly #applyBatch: Database.Transaction<(ops: PendingWrite[]) => { head: number; outcomes: Outcome[] }>;
+  /** the thread that commits this store's writes and compaction (started on the first) */
+  readonly #writer: Writer;
+  /** the batch the writer has now; the writes queued meanwhile go as the next batch when it answers */
+  #inFlight: Promise<void> | undefined;
+  /** per resource, how many watchers read StoreEvent.prev (WatchOptions.prev): only for them do old values come back */
+  readonly #prevWatchers = new Map<string, number>();
   /** runs a function in one read transaction: every statement in it sees the same snapshot */
   readonly #snapshot: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #timer: NodeJS.Timeout | undefined;
@@ -179,18 +183,7 @@ class SqliteStore implements Store {
     this.#compacted = this.#storedCompacted();
     this.#marks.push({ t: Date.now(), revision: this.#rev });
     this.#hub = new WatchHub((err, ev) => this.#log?.error({ err, resource: ev.resource, revision: ev.revision }, 'store: watch callback threw'));
-    // The batch numbers its writes from the log's head as read under the write lock, not from #rev: another process
-    // may have committed since this one last looked.
-    this.#applyBatch = db.transaction((ops: PendingWrite[]) => {
-      const head = this.#head();
-      let rev = head;
-      const outcomes = ops.map((op) => {
-        const o = this.#apply(op, rev + 1);
-        if ('change' in o) rev++;
-        return o;
-      });
-      return { head, outcomes };
-    });
+    this.#writer = new Writer(path);
     this.#snapshot = db.transaction((fn: () => unknown) => fn());
     const interval = opts.compactIntervalMs ?? 60_000;
     this.#compactIntervalMs = interval;
@@ -200,7 +193,8 @@ class SqliteStore implements Store {
     }
     const poll = opts.pollIntervalMs ?? 50;
     if (poll > 0) {
-      this.#poller = setInterval(() => this.#sync(), poll);
+      // not while a batch is out: its commit would be read back here as another process's (the answer brings it)
+      this.#poller = setInterval(() => this.#inFlight || this.#sync(), poll);
       this.#poller.unref();
     }
   }
@@ -428,6 +422,8 @@ class SqliteStore implements Store {
       });
     }
     const w = this.#hub.add(resource, opts.namespace, Math.max(from ?? this.#rev, this.#rev), onEvent, opts.onProgress);
+    const wantsPrev = opts.prev !== false;
+    if (wantsPrev) this.#prevWatchers.set(resource, (this.#prevWatchers.get(resource) ?? 0) + 1);
     let stopped = false;
     for (const row of rows) {
       if (stopped) break;
@@ -442,6 +438,11 @@ class SqliteStore implements Store {
     }
     return {
       stop: () => {
+        if (!stopped && wantsPrev) {
+          const n = (this.#prevWatchers.get(resource) ?? 1) - 1;
+          if (n > 0) this.#prevWatchers.set(resource, n);
+          else this.#prevWatchers.delete(resource);
+        }
         stopped = true;
         w.stop();
       },
@@ -484,25 +485,16 @@ class SqliteStore implements Store {
     }
     if (target === undefined || target <= this.#compacted) return;
     const started = performance.now();
-    const delLog = this.#stmt('DELETE FROM log WHERE id > ? AND id <= ?');
-    const setCompacted = this.#stmt(`INSERT INTO meta (key, value) VALUES ('compacted', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
-    const batch = this.#db.transaction((hi: number) => {
-      const lo = this.#storedCompacted();
-      if (lo >= hi) return { n: 0, compacted: lo };
-      const n = delLog.run(lo, hi).changes;
-      setCompacted.run(hi);
-      return { n, compacted: hi };
-    });
+    // on the writer, between write batches: the target is at most #rev, below every revision of a batch still out
     let deleted = 0;
     while (this.#compacted < target) {
       if (this.#closed) return;
-      const r = batch.immediate(Math.min(this.#compacted + COMPACT_BATCH, target));
+      const r = await this.#writer.run('compact', Math.min(this.#compacted + COMPACT_BATCH, target));
       deleted += r.n;
       this.#compacted = Math.max(this.#compacted, r.compacted);
-      if (this.#compacted < target) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.#closed) return;
-    const [cp] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+    const cp = await this.#writer.run('checkpoint', null);
     this.#log?.debug({ target, deleted, walBusy: cp?.busy, ms: Math.round(performance.now() - started) }, 'store: compacted');
   }
 
@@ -542,8 +534,11 @@ class SqliteStore implements Store {
     if (this.#followUp) clearTimeout(this.#followUp);
     if (this.#poller) clearInterval(this.#poller);
     this.#flush();
+    while (this.#inFlight) await this.#inFlight;
     if (this.#compaction) await this.#compaction.catch(() => {});
+    // the reading connection first: the last one to close checkpoints the WAL, and that is better done on the writer
     this.#db.close();
+    await this.#writer.close();
   }
 
   #open(): void {
@@ -556,52 +551,96 @@ class SqliteStore implements Store {
     return s;
   }
 
+  /**
+   * #enqueue queues one write. The object is serialised here, once, with a stand-in for its resourceVersion (an
+   * object that carries its text is not serialised again): what crosses to the writer is text.
+   */
   #enqueue(kind: WriteKind, resource: string, obj: KubeObject, expectedRevision?: number): Promise<KubeObject> {
     return new Promise<KubeObject>((resolve, reject) => {
       this.#open();
       const { namespace, name } = keyOf(obj);
-      // copied in: the metadata the caller might still change is ours from here on
-      const copy = kind === 'delete' ? undefined : { ...obj, metadata: { ...obj.metadata } };
-      this.#queue.push({ kind, resource, namespace, name, obj: copy, expectedRevision, resolve, reject });
-      if (!this.#flushScheduled) {
+      const op: WriteOp = { kind, resource, namespace, name, expectedRevision, old: false };
+      let shell: KubeObject | undefined;
+      if (kind !== 'delete') {
+        op.text = serialise(obj); // throws for e.g. a BigInt or a cycle: this write fails alone
+        op.labels = labelsText(obj);
+        if (serialisedOf(obj)) shell = { ...obj, metadata: { ...obj.metadata } };
+      }
+      this.#queue.push({ op, shell, resolve, reject });
+      if (!this.#flushScheduled && !this.#inFlight) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
       }
     });
   }
 
-  /** #flush applies every queued write in one transaction, then emits the committed changes and settles the promises. */
+  /**
+   * #flush sends every queued write to the writer as one batch (one transaction, one fsync), unless a batch is out:
+   * then they go when it answers (group commit).
+   */
   #flush(): void {
     this.#flushScheduled = false;
-    const ops = this.#queue;
-    if (ops.length === 0) return;
+    if (this.#inFlight || this.#queue.length === 0) return;
+    const writes = this.#queue;
     this.#queue = [];
-    let head: number;
-    let outcomes: Outcome[];
-    try {
-      ({ head, outcomes } = this.#applyBatch.immediate(ops));
-    } catch (err) {
-      this.#log?.error({ err, writes: ops.length }, 'store: write batch failed');
-      for (const op of ops) op.reject(err);
-      return;
-    }
-    // other processes' commits below this batch go to the watchers first (none in the single-process case)
+    for (const w of writes) w.op.old = w.op.kind !== 'create' && this.#prevWatchers.has(w.op.resource);
+    this.#inFlight = this.#writer
+      .run(
+        'batch',
+        writes.map((w) => w.op),
+      )
+      .then(
+        (r) => this.#settle(writes, r),
+        (err) => {
+          this.#log?.error({ err, writes: writes.length }, 'store: write batch failed');
+          for (const w of writes) w.reject(err);
+        },
+      )
+      .catch((err) => this.#log?.error({ err }, 'store: settling a write batch failed'))
+      .finally(() => {
+        this.#inFlight = undefined;
+        this.#flush();
+      });
+  }
+
+  /**
+   * #settle takes in a committed batch: other processes' commits below it go to the watchers first (none in the
+   * single-process case), then its own changes — unless a read already took them in from the file (guarded by
+   * revision: each is delivered once) — and the writes resolve.
+   */
+  #settle(writes: PendingWrite[], { head, results }: BatchResult): void {
     if (head > this.#rev) this.#catchUp(head);
     let committed = 0;
-    for (const o of outcomes) {
-      if ('change' in o) {
-        this.#rev = o.change.revision;
-        committed++;
+    results.forEach((r, i) => {
+      const w = writes[i];
+      if (!r.ok) {
+        w.reject(fromWire(r.error));
+        return;
       }
-    }
-    outcomes.forEach((o, i) => ('change' in o ? ops[i].resolve(written(ops[i], o.change)) : ops[i].reject(o.error)));
+      committed++;
+      const { kind, resource, namespace, name } = w.op;
+      const value = r.value ?? joinStamped(w.op.text!, r.revision);
+      if (r.revision > this.#rev) {
+        this.#rev = r.revision;
+        const oldValue = r.old !== undefined ? r.old : kind !== 'create' && this.#prevWatchers.has(resource) ? this.#oldValue(r.revision) : null;
+        this.#unsent.push({ revision: r.revision, resource, namespace, name, type: EVENT_TYPE[kind], value, oldValue });
+      }
+      w.resolve(written(w, r.revision, value));
+    });
     if (committed > 0) {
       this.#mark();
-      for (const o of outcomes) if ('change' in o) this.#unsent.push(o.change);
       this.#scheduleSend();
     }
     this.#writesSinceCompact += committed;
     if (this.#compactEveryWrites > 0 && this.#writesSinceCompact >= this.#compactEveryWrites) this.#autoCompact();
+  }
+
+  /**
+   * #oldValue reads the value a write replaced from its log row, for a watcher that wants prev and started while the
+   * write was out. The row is there: compaction targets stay at or below #rev, which was below it.
+   */
+  #oldValue(revision: number): string | null {
+    return (this.#stmt('SELECT old_value FROM log WHERE id = ?').pluck().get(revision) as string | null | undefined) ?? null;
   }
 
   /** #scheduleSend arranges for what waits in #unsent (up to #rev) to reach the watchers soon. */
@@ -620,40 +659,5 @@ class SqliteStore implements Store {
     this.#unsent = [];
     for (const c of changes) this.#hub.emit(c);
     this.#hub.progress(this.#unsentRevision);
-  }
-
-  /**
-   * #apply runs one write inside the batch transaction. Its precondition sees the batch's earlier writes; a failing
-   * write returns its error before touching anything, so it changes nothing. `revision` is the one it gets if it applies.
-   */
-  #apply(op: PendingWrite, revision: number): Outcome {
-    const cur = this.#stmt('SELECT revision, value FROM current WHERE resource = ? AND namespace = ? AND name = ?').get(
-      op.resource,
-      op.namespace,
-      op.name,
-    ) as { revision: number; value: string } | undefined;
-    const err = checkWrite(op.kind, op.resource, op.namespace, op.name, cur, op.expectedRevision);
-    if (err) return { error: err };
-    const source = op.kind === 'delete' ? (JSON.parse(cur!.value) as KubeObject) : op.obj!;
-    let value: string;
-    try {
-      value = stamp(source, revision);
-    } catch (e) {
-      return { error: e }; // e.g. a BigInt or a cycle: this write fails alone
-    }
-    const insertLog = this.#stmt(
-      'INSERT INTO log (id, resource, namespace, name, created, deleted, prev_revision, value, old_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    insertLog.run(revision, op.resource, op.namespace, op.name, op.kind === 'create' ? 1 : 0, op.kind === 'delete' ? 1 : 0, cur?.revision ?? 0, value, cur?.value ?? null);
-    if (op.kind === 'delete') {
-      this.#stmt('DELETE FROM current WHERE resource = ? AND namespace = ? AND name = ?').run(op.resource, op.namespace, op.name);
-    } else {
-      this.#stmt(
-        `INSERT INTO current (resource, namespace, name, revision, labels, value) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (resource, namespace, name) DO UPDATE SET revision = excluded.revision, labels = excluded.labels, value = excluded.value`,
-      ).run(op.resource, op.namespace, op.name, revision, labelsText(source), value);
-    }
-    const type: StoreEvent['type'] = op.kind === 'create' ? 'ADDED' : op.kind === 'delete' ? 'DELETED' : 'MODIFIED';
-    return { change: { revision, resource: op.resource, namespace: op.namespace, name: op.name, type, value, oldValue: cur?.value ?? null } };
   }
 }

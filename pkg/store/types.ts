@@ -74,6 +74,11 @@ export interface WatchOptions {
    * current although nothing of its own changed. Called in order with the events, after them.
    */
   onProgress?: (revision: number) => void;
+  /**
+   * false: this watcher never reads StoreEvent.prev of a live event, so the store need not fetch the values writes
+   * replace for it (a large object's old value then stays in the file). Default true. An event may carry prev anyway.
+   */
+  prev?: boolean;
 }
 
 export interface Watcher {
