@@ -37,7 +37,10 @@ describe('flow 2: the client Deployment (kubectl 1.32)', () => {
     const out = ok(f.c.kubectl('get', 'pods'));
     expect(out).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
     expect(out).toMatch(/^client-deployment-[a-z0-9]{6,10}-[a-z0-9]{5}\s+1\/1\s+Running\s+0\s+\S+$/m);
-    expect(ok(f.c.kubectl('get', 'deployments'))).toMatch(/^client-deployment\s+1\/1\s+1\s+1\s+\S+$/m);
+    // the Deployment's status follows its ReplicaSet's a moment after the pod (as upstream): poll, as a user re-runs it
+    const row = /^client-deployment\s+1\/1\s+1\s+1\s+\S+$/m;
+    await f.c.waitFor('kubectl get deployments at 1/1', () => row.test(ok(f.c.kubectl('get', 'deployments'))), 30_000).catch(() => undefined);
+    expect(ok(f.c.kubectl('get', 'deployments'))).toMatch(row);
   });
 
   it('rolls out `set image --record` while a request loop on 31515 sees no failure', async () => {

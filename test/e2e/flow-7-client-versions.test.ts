@@ -84,7 +84,11 @@ async function compatFlow(f: FlowCluster, k: KubectlBin, nodePort: number, hostI
   await waitPods(3);
   await must('scale', 'deployment', 'client-deployment', '--replicas=1', '-n', ns);
   await waitPods(1);
-  out = await must('get', 'deployment', 'client-deployment', '-n', ns);
+  // the Deployment's status follows its ReplicaSet's a moment after the pods (as upstream): poll, as a user re-runs it
+  out = await f.c.waitFor('the Deployment status at 1/1', async () => {
+    const o = await must('get', 'deployment', 'client-deployment', '-n', ns);
+    return /^client-deployment\s+1\/1\s+1\s+1\s/m.test(o) ? o : undefined;
+  }, 30_000).catch(async () => must('get', 'deployment', 'client-deployment', '-n', ns));
   check(/^client-deployment\s+1\/1\s+1\s+1\s/m.test(out), 'get deployment after scaling', out);
   await must('delete', 'namespace', ns, '--wait=false');
   return log.join('\n');
