@@ -20,6 +20,7 @@ export interface ComputeOptions {
   warnings?: string[];
   /** the body's managedFields were computed by server-side apply; keep them */
   keepManagedFields?: boolean;
+  /** who writes (admission: NodeRestriction, CSR requester); undefined = an in-process component */
   user?: UserInfo;
 }
 

@@ -47,17 +47,8 @@ import { LargeBody, heavyWrite, lazyObject, type OffloadPool, type Tasks } from 
 import { ServiceAccountTokens } from './auth/serviceaccount.ts';
 import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
 
-/** RequestOptions are the per-request knobs of a write (query parameters). */
-export interface WriteOptions {
-  dryRun?: boolean;
-  fieldManager?: string;
-  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
-  /** warnings collected for the `Warning` response header */
-  warnings?: string[];
-  /** internal: the body's managedFields were computed by server-side apply; keep them */
-  keepManagedFields?: boolean;
-  /** who writes (admission: NodeRestriction, CSR requester); undefined = an in-process component */
-  user?: UserInfo;
+/** WriteOptions are the per-request knobs of a write (query parameters): what the compute reads, and how to answer. */
+export interface WriteOptions extends ComputeOptions {
   /**
    * the caller renders the result as JSON and nothing else (the HTTP layer): a write computed on a worker may answer
    * with a lazy object (offload.lazyObject) whose text is rendered as it is, instead of one parsed on the event loop
