@@ -23,7 +23,7 @@
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,7 +36,7 @@ import { busyboxRootfs, DockerRuntime } from '../pkg/kubelet/runtime/index.ts';
 import { startProxy, type ServiceProxy } from '../pkg/proxy/index.ts';
 import { silentLogger } from '../pkg/util/log.ts';
 import { ensureTestImages, hostBusybox } from '../test/helpers/images.ts';
-import { startServer, type RunningServer } from '../test/helpers/server.ts';
+import { freePort, startServer, type RunningServer } from '../test/helpers/server.ts';
 import { cpuSeconds, pidsWhere, quantile } from './measure.ts';
 
 /** N: sizes and limits; a full run takes about 2 minutes, --quick under one. */
@@ -541,7 +541,7 @@ async function main(): Promise<void> {
     }
 
     // The pod (with hostPorts on the node IP) and the NodePort Service.
-    const hostPorts: Ports = { source: await freeLocalPort(nodeIp), echo: await freeLocalPort(nodeIp), hello: await freeLocalPort(nodeIp) };
+    const hostPorts: Ports = { source: await freePort(nodeIp), echo: await freePort(nodeIp), hello: await freePort(nodeIp) };
     await admin.create(services, NS, serviceManifest());
     await admin.create(pods, NS, podManifest(image, nodeName, nodeIp, hostPorts));
     let pod: Pod;
@@ -752,18 +752,6 @@ async function main(): Promise<void> {
   }
   console.log(JSON.stringify(result));
   if (result.error) process.exitCode = 1;
-}
-
-/** freeLocalPort finds a TCP port free on `host` (hostPorts are bound there by docker-proxy). */
-function freeLocalPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 if (process.argv[2] === '--client') clientChild();

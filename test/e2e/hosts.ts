@@ -23,7 +23,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { Agent as UndiciAgent, fetch as ufetch } from 'undici';
@@ -32,7 +31,7 @@ import { Client } from '../../pkg/client/index.ts';
 import { clusterId } from '../../pkg/kubelet/index.ts';
 import { DockerRuntime } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from '../helpers/images.ts';
-import { kubectl, ROOT, type KubectlResult } from '../helpers/server.ts';
+import { freePort, kubectl, ROOT, type KubectlResult } from '../helpers/server.ts';
 import {
   alive, checkPrerequisites, cmdline, killAll, must, netnsInode, pidsInCgroup, pidsInNetns, procStat, removeCgroup, run,
   sleep, unmountUnder, withDescendants, type CmdResult,
@@ -298,7 +297,7 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
     // the server, in the root namespace on the bridge address
     const serverDir = join(n.dir, 'server');
     mkdirSync(serverDir, { recursive: true });
-    const port = await freePortOn(bridgeIp);
+    const port = await freePort(bridgeIp);
     const serverUrl = `https://${bridgeIp}:${port}`;
     const kubeconfig = join(serverDir, 'kubeconfig.yaml');
     const serverHelp = must(join(ROOT, 'bin/kubeling'), ['server', '--help']);
@@ -442,17 +441,6 @@ function pickSubnet(): number {
     if (!used.includes(net) && !used.includes('192.168.0.0/16')) return x;
   }
   throw new Error('no free 192.168.X.0/24 (X = 200…254) for the e2e bridge');
-}
-
-async function freePortOn(host: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** httpGet fetches `url` from the root namespace; resolves with status and body, rejects on error or timeout. */

@@ -4,7 +4,6 @@
 // that dockerd, a NodePort answers on the host's address from the root namespace, uninstall.sh --purge removes both.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import { Client } from '../../pkg/client/index.ts';
 import { clusterId } from '../../pkg/kubelet/index.ts';
 import { DockerRuntime } from '../../pkg/kubelet/runtime/index.ts';
 import { HTTPD_BODY } from '../helpers/images.ts';
-import { kubectl, ROOT, type KubectlResult } from '../helpers/server.ts';
+import { freePort, kubectl, ROOT, type KubectlResult } from '../helpers/server.ts';
 import { httpGet, startHosts, type E2eCluster, type Host } from './hosts.ts';
 import { netnsInode, pidsInNetns } from './sys.ts';
 
@@ -44,17 +43,6 @@ function readUnit(file: string): Unit {
   for (const [, kv] of text.matchAll(/^Environment=(.*)$/gm)) assign(kv!);
   for (const [, f] of text.matchAll(/^EnvironmentFile=(.*)$/gm)) for (const l of readFileSync(f!, 'utf8').split('\n')) assign(l);
   return { argv: line[1]!.trim().split(/\s+/), env };
-}
-
-function freePortOn(host: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** Started is a process started from a unit, with its log. */
@@ -129,7 +117,7 @@ describe('e2e: install.sh — a server on the host, an agent joined from a host 
   it('installs and starts both, runs a pod on the agent\'s host and serves its NodePort there; uninstall --purge removes both', async () => {
     // the server: the bridge address as node IP (advertise address, TLS SAN) and bind address; it runs no node agent
     // of its own here, so the one Node is the host in the namespace
-    const port = await freePortOn(c.bridgeIp);
+    const port = await freePort(c.bridgeIp);
     const out = install(serverRoot, ['server', '--node-ip', c.bridgeIp, '--', '--bind-address', c.bridgeIp, '--https-listen-port', String(port),
       '--disable-agent', '--cluster-cidr', c.clusterCidr, '--service-cidr', c.serviceCidr]);
     expect(out).toContain('kubeling server installed');

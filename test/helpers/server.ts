@@ -12,11 +12,12 @@ import { teardownTestCluster } from './teardown.ts';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KUBECTL = '/usr/bin/kubectl';
 
-export async function freePort(): Promise<number> {
+/** freePort finds a TCP port that is free on `host` now (the kernel picks it; the caller binds it soon after). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const port = (s.address() as { port: number }).port;
       s.close(() => res(port));
     });

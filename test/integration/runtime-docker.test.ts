@@ -12,6 +12,7 @@ import { DockerRuntime, RuntimeError, tar } from '../../pkg/kubelet/runtime/inde
 import type { ContainerInfo, ContainerOptions, PullProgress, RuntimeEvent } from '../../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, hostBusybox, HTTPD_BODY, TEST_IMAGES } from '../helpers/images.ts';
 import { claimSlot } from '../helpers/slots.ts';
+import { freePort } from '../helpers/server.ts';
 
 const rt = new DockerRuntime();
 const suffix = randomBytes(4).toString('hex');
@@ -91,14 +92,6 @@ function readUntil(s: Readable, pattern: RegExp, timeoutMs = 10_000): Promise<st
     };
     s.on('data', onData);
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 describe('DockerRuntime', () => {

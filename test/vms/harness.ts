@@ -4,10 +4,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { alive, cmdline, killAll, must, netnsInode, pidsInNetns, run, sleep, withDescendants } from '../e2e/sys.ts';
 import { APT_PORT, PREFIX, PRIVATE_HOST, REGISTRY_PORT, SUBNET, fstab, hostsFile, networkdUnit, planVms, qemuArgs, type VmSpec } from './plan.ts';
+import { freePort } from '../helpers/server.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BRIDGE = `${PREFIX}br0`;
@@ -324,17 +325,6 @@ export function serveApt(r: Run): void {
 
 function registryConfig(dir: string, addr: string): string {
   return `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\nhttp:\n  addr: ${addr}\n`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
 }
 
 async function waitTcp(r: Run | undefined, host: string, port: number, timeoutMs: number): Promise<void> {
