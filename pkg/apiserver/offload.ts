@@ -7,6 +7,7 @@ import type { KubeObject, Status } from '../api/types.ts';
 import { ApiError, errors } from '../api/errors.ts';
 import type { CreateResult, CreateTask, UpdateResult, UpdateTask } from './offload-compute.ts';
 import { mediaType } from './negotiate.ts';
+import { workerExecArgv } from '../util/worker.ts';
 
 /** Tasks names each task a worker runs with its argument and result (both cross by structured clone). */
 export interface Tasks {
@@ -104,7 +105,7 @@ export class OffloadPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(WORKER_SCRIPT);
+    const worker = new Worker(WORKER_SCRIPT, { execArgv: workerExecArgv(process.execArgv) });
     const slot: Slot = { worker };
     worker.on('message', (m: OffloadReply) => {
       const job = slot.job;

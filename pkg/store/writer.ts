@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Serialised, WriteKind } from './mvcc.ts';
 import { StoreError, type StoreErrorCode } from './types.ts';
+import { workerExecArgv } from '../util/worker.ts';
 
 /** WriteOp is one queued write as it crosses to the writer: the key, the finished text, the precondition. */
 export interface WriteOp {
@@ -90,18 +91,7 @@ export function fromWire(w: WireError): Error {
   return new Error(w.message);
 }
 
-/**
- * workerExecArgv is the process's Node flags without those a worker started from a file refuses: `--input-type`
- * (a process run with `node --input-type=module -e …` would otherwise fail to start its writer).
- */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    if (execArgv[i] === '--input-type') i++;
-    else if (!execArgv[i].startsWith('--input-type=')) out.push(execArgv[i]);
-  }
-  return out;
-}
+export { workerExecArgv };
 
 const WORKER_SCRIPT = fileURLToPath(new URL(`./writer-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
