@@ -13,8 +13,18 @@ stamp=dist/.stamp
 if [ -f "$stamp" ] && [ -z "$(find cmd pkg -name '*.ts' -newer "$stamp" -print -quit)" ] && [ -z "$(find pkg -name '*.proto' -newer "$stamp" -print -quit)" ]; then
   exit 0
 fi
+# Compile into a fresh directory and swap it in: a server already running from dist/ loads some files later (the
+# .proto schemas), so the old tree must stay whole until the new one is complete.
+next="dist/.next.$$"
+old="dist/.old.$$"
+trap 'rm -rf "$next" "$old"' EXIT
+rm -rf dist/.next.* dist/.old.*
 touch dist/.stamp.next
-rm -rf dist/cmd dist/pkg
-"$tsc" -p tsconfig.build.json
-(cd pkg && find . -name "*.proto" -exec cp --parents {} ../dist/pkg/ \;)
+"$tsc" -p tsconfig.build.json --outDir "$next"
+(cd pkg && find . -name "*.proto" -exec cp --parents {} "../$next/pkg/" \;)
+mkdir "$old"
+for d in cmd pkg; do
+  if [ -d "dist/$d" ]; then mv "dist/$d" "$old/$d"; fi
+  mv "$next/$d" "dist/$d"
+done
 mv dist/.stamp.next "$stamp"
