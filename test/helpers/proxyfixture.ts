@@ -6,6 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { get } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import Dockerode from 'dockerode';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
@@ -184,4 +185,26 @@ export function proxyFixture(o: { label: string; udpPrefixes: string[]; proxy?: 
       ),
   };
   return f;
+}
+
+/** openTcp connects to `host`:`port` and resolves once connected. */
+export async function openTcp(host: string, port: number): Promise<Socket> {
+  const s = connect({ host, port });
+  await new Promise((r, j) => (s.once('connect', r), s.once('error', j)));
+  return s;
+}
+
+/** echoRoundTrip writes `msg` on a connection to an echo server and resolves with what came back (3 s at most). */
+export function echoRoundTrip(s: Socket, msg: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = '';
+    const t = setTimeout(() => (s.off('data', on), reject(new Error(`no echo of ${msg} (got ${JSON.stringify(got)})`))), 3000);
+    const on = (d: Buffer) => {
+      got += d;
+      if (got.length >= msg.length) (clearTimeout(t), s.off('data', on), resolve(got));
+    };
+    s.on('data', on);
+    s.once('error', reject);
+    s.write(msg);
+  });
 }

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { Client } from '../../pkg/client/index.ts';
-import { proxyFixture, sliceInfo } from '../helpers/proxyfixture.ts';
+import { echoRoundTrip, openTcp, proxyFixture, sliceInfo } from '../helpers/proxyfixture.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
@@ -123,26 +123,10 @@ describe('service proxy', () => {
     obj.ports.push({ name: 'http', port: 80, protocol: 'TCP' });
     const slice = await client.create(sliceInfo, 'default', obj);
     const ip = svc.spec!.clusterIP!;
-    const open = async (): Promise<Socket> => {
-      const s = connect({ host: ip, port: 7000 });
-      await new Promise((r, j) => (s.once('connect', r), s.once('error', j)));
-      return s;
-    };
-    const roundTrip = (s: Socket, msg: string) =>
-      new Promise<string>((resolve, reject) => {
-        let got = '';
-        const t = setTimeout(() => (s.off('data', on), reject(new Error(`no echo of ${msg} (got ${JSON.stringify(got)})`))), 3000);
-        const on = (d: Buffer) => {
-          got += d;
-          if (got.length >= msg.length) (clearTimeout(t), s.off('data', on), resolve(got));
-        };
-        s.on('data', on);
-        s.once('error', reject);
-        s.write(msg);
-      });
+    const open = () => openTcp(ip, 7000);
     const long = await waitFor('echo answers', async () => {
       const s = await open();
-      if ((await roundTrip(s, 'ping')) === 'ping') return s;
+      if ((await echoRoundTrip(s, 'ping')) === 'ping') return s;
       s.destroy();
       return undefined;
     });
@@ -157,9 +141,9 @@ describe('service proxy', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     for (let i = 0; i < 4; i++) expect([backends[1].host, backends[2].host]).toContain((await httpGet(ip, 80)).trim());
     const fresh = await open();
-    expect(await roundTrip(fresh, 'new')).toBe('new');
+    expect(await echoRoundTrip(fresh, 'new')).toBe('new');
     fresh.destroy();
-    expect(await roundTrip(long, 'still here')).toBe('still here');
+    expect(await echoRoundTrip(long, 'still here')).toBe('still here');
     expect(closed).toBe(false);
     long.destroy();
   });
