@@ -1,5 +1,5 @@
-// measure: what every benchmark reads off processes and samples — /proc figures (RSS, CPU time, finding processes)
-// and nearest-rank quantiles.
+// measure: what every benchmark reads off processes and samples — /proc figures (RSS, CPU time, finding processes),
+// nearest-rank quantiles, and the common end of a run (cleanup, wall time, the JSON result line).
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** quantile of sorted-ascending samples (nearest rank); NaN when there are none. */
@@ -45,4 +45,16 @@ export function pidsWhere(match: (p: ProcInfo) => boolean): number[] {
     }
   }
   return out;
+}
+
+/** finishBench runs a bench's cleanup whatever happened, records the wall time, and prints the result as one JSON line (exit code 1 when it holds an error). */
+export async function finishBench(result: Record<string, unknown>, t0: number, cleanup: () => Promise<number>, log: (m: string) => void): Promise<void> {
+  const removed = await cleanup().catch((e) => {
+    log(`cleanup failed: ${(e as Error).message}`);
+    return -1;
+  });
+  result.seconds = (performance.now() - t0) / 1000;
+  log(`removed ${removed} containers; done in ${(result.seconds as number).toFixed(1)} s`);
+  console.log(JSON.stringify(result));
+  if (result.error) process.exitCode = 1;
 }

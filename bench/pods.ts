@@ -25,7 +25,7 @@ import Docker from 'dockerode';
 import { DEFAULT_SOCKET, DockerRuntime, LABELS } from '../pkg/kubelet/runtime/index.ts';
 import { ensureTestImages, TEST_IMAGES } from '../test/helpers/images.ts';
 import { freePort, ROOT } from '../test/helpers/server.ts';
-import { cpuSeconds, pidsWhere, quantile, rssMb } from './measure.ts';
+import { cpuSeconds, finishBench, pidsWhere, quantile, rssMb } from './measure.ts';
 
 /** N: sizes and limits; the whole run stays well inside 4 minutes. */
 const N = {
@@ -430,15 +430,8 @@ async function main(): Promise<void> {
     log(`failed: ${(e as Error).stack}`);
     if (agent) log(`agent output:\n${agent.logs().slice(-4000)}`);
   } finally {
-    const removed = await cleanup().catch((e) => {
-      log(`cleanup failed: ${(e as Error).message}`);
-      return -1;
-    });
-    result.seconds = (performance.now() - t0) / 1000;
-    log(`removed ${removed} containers; done in ${f1(result.seconds as number)} s`);
+    await finishBench(result, t0, cleanup, log);
   }
-  console.log(JSON.stringify(result));
-  if (result.error) process.exitCode = 1;
 }
 
 function mean(xs: number[]): number {

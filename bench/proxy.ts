@@ -37,7 +37,7 @@ import { startProxy, type ServiceProxy } from '../pkg/proxy/index.ts';
 import { silentLogger } from '../pkg/util/log.ts';
 import { ensureTestImages, hostBusybox } from '../test/helpers/images.ts';
 import { freePort, startServer, type RunningServer } from '../test/helpers/server.ts';
-import { cpuSeconds, pidsWhere, quantile } from './measure.ts';
+import { cpuSeconds, finishBench, pidsWhere, quantile } from './measure.ts';
 
 /** N: sizes and limits; a full run takes about 2 minutes, --quick under one. */
 const N = {
@@ -743,15 +743,8 @@ async function main(): Promise<void> {
     log(`failed: ${(e as Error).stack}`);
     if (server) log(`server output:\n${server.logs().slice(-4000)}`);
   } finally {
-    const removed = await cleanup().catch((e) => {
-      log(`cleanup failed: ${(e as Error).message}`);
-      return -1;
-    });
-    result.seconds = (performance.now() - t0) / 1000;
-    log(`removed ${removed} containers; done in ${f1(result.seconds as number)} s`);
+    await finishBench(result, t0, cleanup, log);
   }
-  console.log(JSON.stringify(result));
-  if (result.error) process.exitCode = 1;
 }
 
 if (process.argv[2] === '--client') clientChild();
