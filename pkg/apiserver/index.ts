@@ -383,7 +383,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
           q.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${name}`].filter(Boolean).join(','));
           return serveWatch(req, reply, info, ns, q, shape);
         }
-        return reply200(200, await registry.get(info, ns, name));
+        return reply200(200, await registry.get(info, ns, name, wopts));
       }
       case 'PUT': {
         return reply200(200, await registry.update(info, ns, name, await readWriteBody(req), wopts, sub));
@@ -442,7 +442,7 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     const target: CacheTarget = {
       deliver: (d) => {
         if (closed) return 0;
-        res.write(shape === 'object' ? d.line() : JSON.stringify({ type: d.type, object: render(d.object()) }) + '\n');
+        res.write(shape === 'object' ? (d.encoded?.() ?? d.line()) : JSON.stringify({ type: d.type, object: render(d.object()) }) + '\n');
         const queued = res.writableLength;
         budget.report(queued);
         return queued;

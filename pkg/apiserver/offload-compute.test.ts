@@ -1,4 +1,4 @@
-// offload-compute.test: a large write computed on a worker stores the same object, managedFields, warnings and errors as the inline path; a conflict during the async compute is retried; lazy results render their text unparsed.
+// offload-compute.test: a large write computed on a worker stores the same object, managedFields, warnings and errors as the inline path; a conflict during the async compute is retried; lazy results render their text unparsed; its watch events are routed by the summary it carries, and a GET of it sends the stored text.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,11 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { openSqliteStore, type Store } from '../store/index.ts';
-import { computeCreate, computeUpdate, decodeRequestBody } from './offload-compute.ts';
-import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, type TaskName, type Tasks } from './offload.ts';
+import { openSqliteStore, type Store, type StoreEvent } from '../store/index.ts';
+import { computeCreate, computeUpdate, decodeRequestBody, summaryOf } from './offload-compute.ts';
+import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, typedText, type TaskName, type Tasks } from './offload.ts';
 import { Registry, type WriteOptions } from './registry.ts';
+import type { Delivery } from './watchcache.ts';
 
 const cmInfo = lookupKind('v1', 'ConfigMap')!;
 const depInfo = lookupKind('apps/v1', 'Deployment')!;
@@ -211,6 +212,103 @@ describe('heavyWrite', () => {
     // YAML: a value per line
     expect(heavyWrite(Buffer.from(Array.from({ length: 10000 }, (_, i) => `k${i}: v${i}`).join('\n')))).toBe(true);
     expect(LargeBody.of(Buffer.from(JSON.stringify(configMap('a', 5000))), 'application/vnd.kubernetes.protobuf')).toBeUndefined();
+  });
+});
+
+describe('the watch events of a large write', () => {
+  /** recorder keeps each delivery as `TYPE labels` and its line. */
+  function recorder() {
+    const r = {
+      got: [] as string[],
+      lines: [] as string[],
+      deliver(d: Delivery) {
+        const line = d.line();
+        r.lines.push(line);
+        r.got.push(`${d.type} ${JSON.stringify((JSON.parse(line) as { object: KubeObject }).object.metadata.labels)}`);
+        return 0;
+      },
+      close() {},
+    };
+    return r;
+  }
+
+  it('carry a summary equal to what parsing the stored text gives, and the watch cache routes them without parsing', async () => {
+    const events: StoreEvent[] = [];
+    store.watch('configmaps', { fromRevision: store.revision() }, (ev) => events.push(ev));
+    const cache = await registry.cacheFor(cmInfo);
+    const sel = (labelSelector: string, fieldSelector = '') => ({ namespace: 'default', ...registry.parseSelection(cmInfo, { labelSelector, fieldSelector }) });
+    const yes = recorder();
+    const no = recorder();
+    const named = recorder();
+    cache.watch(sel('big=yes'), cache.revision, yes);
+    cache.watch(sel('big=no'), cache.revision, no);
+    cache.watch(sel('', 'metadata.name=huge'), cache.revision, named);
+    const parsedBefore = cache.stats.parsed;
+
+    await registry.create(cmInfo, 'default', large(configMap('huge', 5000)), opts({ serialisedResult: true }));
+    // a strategic merge that moves the object from one label selection to the other
+    const relabel = { metadata: { labels: { big: 'no' } }, data: Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [`n${i}`, `w${i}`])) };
+    await registry.patch(cmInfo, 'default', 'huge', 'strategic', large(relabel, 'application/strategic-merge-patch+json'), opts({ serialisedResult: true }));
+    await registry.delete(cmInfo, 'default', 'huge', {});
+    expect(await cache.waitFresh(store.revision())).toBe(true);
+    await new Promise((r) => setImmediate(r));
+
+    expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED']);
+    for (const ev of events.slice(0, 2)) {
+      const parsed = JSON.parse(ev.value!) as KubeObject;
+      expect(ev.summary).toEqual(summaryOf(cmInfo, parsed));
+      expect(ev.summary).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'default', name: 'huge', fields: { 'metadata.name': 'huge', 'metadata.namespace': 'default' } });
+    }
+    expect(yes.got).toEqual(['ADDED {"big":"yes"}', 'DELETED {"big":"no"}']);
+    expect(no.got).toEqual(['ADDED {"big":"no"}', 'DELETED {"big":"no"}']);
+    expect(named.got).toEqual(['ADDED {"big":"yes"}', 'MODIFIED {"big":"no"}', 'DELETED {"big":"no"}']);
+    // each line carries the stored text as it is
+    expect(named.lines.map((l) => l.slice(l.indexOf('"object":') + 9, -2))).toEqual(events.map((e) => e.value));
+    expect(cache.stats.parsed - parsedBefore).toBe(0);
+    expect(cache.list(sel('')).items).toEqual([]);
+  });
+
+  it('a small write is parsed to be routed, as before', async () => {
+    const cache = await registry.cacheFor(cmInfo);
+    const before = cache.stats.parsed;
+    await registry.create(cmInfo, 'default', configMap('small', 3), opts());
+    expect(await cache.waitFresh(store.revision())).toBe(true);
+    expect(cache.stats.parsed - before).toBe(1);
+    expect(cache.list({ namespace: 'default', ...registry.parseSelection(cmInfo, { labelSelector: 'big=yes' }) }).items).toHaveLength(1);
+  });
+});
+
+describe('a GET of a large object', () => {
+  it('answers a caller that renders JSON with the stored text, unparsed; others with the object', async () => {
+    await registry.create(cmInfo, 'default', large(configMap('huge', 5000)), opts());
+    await registry.create(cmInfo, 'default', configMap('small', 3), opts());
+    const stored = await store.getRaw!('configmaps', 'default', 'huge');
+    const lazy = await registry.get(cmInfo, 'default', 'huge', { serialisedResult: true });
+    expect(serialisedText(lazy)).toBe(stored!.value);
+    expect(lazy.data!.k4999).toBe('v4999');
+    const plain = await registry.get(cmInfo, 'default', 'huge');
+    expect(serialisedText(plain)).toBeUndefined();
+    expect(plain).toEqual(JSON.parse(stored!.value));
+    const small = await registry.get(cmInfo, 'default', 'small', { serialisedResult: true });
+    expect(serialisedText(small)).toBeUndefined();
+    expect(small.metadata.name).toBe('small');
+    await expect(registry.get(cmInfo, 'default', 'absent', { serialisedResult: true })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('is sent unparsed only when the text carries apiVersion and kind at its top level', async () => {
+    const pair = '"apiVersion":"v1","kind":"ConfigMap"';
+    expect(typedText(`{${pair},"metadata":{}}`, 'v1', 'ConfigMap')).toBe(true);
+    expect(typedText(`{"metadata":{},${pair}}`, 'v1', 'ConfigMap')).toBe(true);
+    expect(typedText(`{${pair}}`, 'v1', 'ConfigMap')).toBe(true);
+    expect(typedText(`{"metadata":{${pair}}}`, 'v1', 'ConfigMap')).toBe(false);
+    expect(typedText(`{"metadata":{"x":{${pair},"y":1}}}`, 'v1', 'ConfigMap')).toBe(false);
+    expect(typedText(`{"apiVersion":"v1","kind":"Secret","metadata":{}}`, 'v1', 'ConfigMap')).toBe(false);
+    expect(typedText(`{"metadata":{}}`, 'v1', 'ConfigMap')).toBe(false);
+    // a stored object without them is parsed and typed, as before
+    await store.create('configmaps', { metadata: { name: 'untyped', namespace: 'default' }, data: configMap('x', 5000).data });
+    const got = await registry.get(cmInfo, 'default', 'untyped', { serialisedResult: true });
+    expect(serialisedText(got)).toBeUndefined();
+    expect(got).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap' });
   });
 });
 

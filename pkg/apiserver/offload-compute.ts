@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status } from '../api/types.ts';
-import { applyDefaults, validate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
+import { applyDefaults, fieldsOf, validate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
+import type { ObjectSummary } from '../store/types.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import { dropTypeDependentFields } from './allocators.ts';
 import { admitCreate, admitUpdate } from './admission/noderestriction.ts';
@@ -345,12 +346,16 @@ export interface Split {
   after: string;
 }
 
-/** Written is what a computed write hands the store: the key, the labels column and the text. */
+/**
+ * Written is what a computed write hands the store: the key, the labels column, the text, and the summary its watch
+ * event carries (so the event loop never parses the text to route the event).
+ */
 export interface Written extends Split {
   kind: 'write';
   namespace: string;
   name: string;
   labels?: Record<string, string>;
+  summary: ObjectSummary;
   warnings: string[];
 }
 
@@ -411,9 +416,15 @@ export function splitText(obj: KubeObject): Split {
   return { before: text.slice(0, at), after: text.slice(at + quoted.length) };
 }
 
-function written(obj: KubeObject, warnings: string[]): Written {
+/** summaryOf is what a watch consumer needs of `obj` to route its event (store ObjectSummary). */
+export function summaryOf(info: ResourceInfo, obj: KubeObject): ObjectSummary {
+  const m = obj.metadata;
+  return { apiVersion: obj.apiVersion, kind: obj.kind, namespace: m.namespace ?? '', name: m.name ?? '', ...(m.labels ? { labels: m.labels } : {}), fields: fieldsOf(info, obj) };
+}
+
+function written(info: ResourceInfo, obj: KubeObject, warnings: string[]): Written {
   const labels = obj.metadata.labels;
-  return { kind: 'write', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name!, ...(labels ? { labels } : {}), warnings, ...splitText(obj) };
+  return { kind: 'write', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name!, ...(labels ? { labels } : {}), summary: summaryOf(info, obj), warnings, ...splitText(obj) };
 }
 
 /**
@@ -435,7 +446,7 @@ export function computeCreate(t: CreateTask): CreateResult {
     throw e;
   }
   if (opts.dryRun) return { kind: 'dry', namespace: obj.metadata.namespace ?? '', text: JSON.stringify(obj), warnings };
-  return written(obj, warnings);
+  return written(t.info, obj, warnings);
 }
 
 /**
@@ -482,5 +493,5 @@ export function computeUpdate(t: UpdateTask): UpdateResult {
   if (t.mode !== 'apply') Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
   if (unchanged(old, next)) return { kind: 'unchanged', warnings };
   if (opts.dryRun) return { kind: 'dry', text: JSON.stringify(next), warnings };
-  return { ...written(next, warnings), ...(precondition !== undefined ? { precondition } : {}) };
+  return { ...written(info, next, warnings), ...(precondition !== undefined ? { precondition } : {}) };
 }

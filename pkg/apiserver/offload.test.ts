@@ -1,8 +1,9 @@
-// offload.test: large YAML bodies parsed on a worker thread give the same values and the same 400s as on the event loop, and the pool ends its idle workers.
+// offload.test: large YAML bodies parsed on a worker thread give the same values and the same 400s as on the event loop; the pool's workers yield the CPU to the event loop and end when idle.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { OFFLOAD_YAML_BYTES, decodeBody, decodeBodyAsync } from './negotiate.ts';
-import { OffloadPool } from './offload.ts';
+import { OffloadPool, WORKER_NICE } from './offload.ts';
 
 const pool = new OffloadPool({ size: 1, idleMs: 200 });
 afterAll(() => pool.close());
@@ -71,6 +72,14 @@ describe('decodeBodyAsync', () => {
 });
 
 describe('OffloadPool', () => {
+  it.runIf(process.platform === 'linux')('runs its workers at a lower priority than the event loop', async () => {
+    await pool.run('yaml', 'n: 1\n');
+    const nice = (tid: string) => Number(readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[16]);
+    const tasks = readdirSync(`/proc/${process.pid}/task`);
+    expect(nice(String(process.pid))).toBe(0);
+    expect(tasks.filter((t) => nice(t) === WORKER_NICE)).toHaveLength(pool.workers);
+  });
+
   it('queues work beyond its size and ends idle workers', async () => {
     const r = await Promise.all([1, 2, 3].map((i) => pool.run('yaml', `n: ${i}\n`)));
     expect(r).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);

@@ -45,6 +45,14 @@ interface Slot {
   idle?: NodeJS.Timeout;
 }
 
+/**
+ * WORKER_NICE is the workers' nice value: they yield the CPU to the event loop. On a busy machine (a 2-core VM, other
+ * work beside the server) a second of compute would otherwise take the event loop's share of a core, and every request
+ * would wait longer than the compute ever blocked it; at nice 10 the scheduler gives the loop ~9 of 10 slices when
+ * both want one.
+ */
+export const WORKER_NICE = 10;
+
 const WORKER_SCRIPT = fileURLToPath(new URL(`./offload-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /**
@@ -227,4 +235,15 @@ export function lazyObject(text: string): KubeObject {
 /** serialisedText is JSON.stringify(obj) of a lazy object that nothing read yet; undefined for any other object. */
 export function serialisedText(obj: object): string | undefined {
   return TEXTS.get(obj);
+}
+
+/**
+ * typedText: the object JSON `text` (as JSON.stringify makes it) carries `apiVersion` and `kind` with these values, as
+ * its first two or its last two members — where a decoded body puts them (kubectl sends them first; a body without
+ * them gets them appended). False says only that this cheap look did not find them: parse to know.
+ */
+export function typedText(text: string, apiVersion: string, kind: string): boolean {
+  const pair = `"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)}`;
+  // the last two: a top-level member's key follows a comma, and the final string ends right before the closing brace
+  return text.startsWith(`{${pair},`) || text === `{${pair}}` || (text.endsWith(`,${pair}}`) && text.startsWith('{'));
 }

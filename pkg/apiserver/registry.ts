@@ -43,7 +43,7 @@ import {
   type RequestBody,
   type Written,
 } from './offload-compute.ts';
-import { LargeBody, heavyWrite, lazyObject, type OffloadPool, type Tasks } from './offload.ts';
+import { LargeBody, OFFLOAD_WRITE_BYTES, heavyWrite, lazyObject, typedText, type OffloadPool, type Tasks } from './offload.ts';
 import { ServiceAccountTokens } from './auth/serviceaccount.ts';
 import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
 
@@ -298,8 +298,21 @@ export class Registry {
 
   // ---- reads ----
 
-  async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
-    const obj = await this.store.get(storeKey(info), info.namespaced ? namespace ?? '' : '', name);
+  /**
+   * get reads one object. For a caller that renders the result as JSON (serialisedResult), a large object whose stored
+   * text already carries its apiVersion and kind comes back as a lazy object over that text: it is sent as it is,
+   * never parsed and serialised again on the event loop.
+   */
+  async get(info: ResourceInfo, namespace: string | undefined, name: string, opts: Pick<WriteOptions, 'serialisedResult'> = {}): Promise<KubeObject> {
+    const key = storeKey(info);
+    const ns = info.namespaced ? namespace ?? '' : '';
+    if (opts.serialisedResult && this.store.getRaw) {
+      const raw = await this.store.getRaw(key, ns, name);
+      if (!raw) throw errors.notFound(gr(info), name);
+      if (raw.value.length >= OFFLOAD_WRITE_BYTES && typedText(raw.value, apiVersionOf(info), info.kind)) return lazyObject(raw.value);
+      return withTypeMeta(info, JSON.parse(raw.value) as KubeObject);
+    }
+    const obj = await this.store.get(key, ns, name);
     if (!obj) throw errors.notFound(gr(info), name);
     return withTypeMeta(info, obj);
   }
@@ -1311,9 +1324,9 @@ function requestBody(b: LargeBody): RequestBody {
   return { bytes: b.bytes, contentType: b.contentType };
 }
 
-/** shellOf is what the store is given for a computed write: the key and labels, and the text under SERIALISED. */
+/** shellOf is what the store is given for a computed write: the key and labels, and the text and its summary under SERIALISED. */
 function shellOf(w: Written): KubeObject {
-  const parts: Serialised = { before: w.before, after: w.after };
+  const parts: Serialised = { before: w.before, after: w.after, summary: w.summary };
   return { metadata: { name: w.name, namespace: w.namespace, ...(w.labels ? { labels: w.labels } : {}) }, [SERIALISED]: parts } as KubeObject;
 }
 

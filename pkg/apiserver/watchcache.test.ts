@@ -139,6 +139,23 @@ describe('WatchCache', () => {
     expect(JSON.parse(line)).toMatchObject({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'one', resourceVersion: '1' } } });
   });
 
+  it('encodes each fanned-out line once for all its watchers; a replay encodes its own', async () => {
+    const c = cache();
+    await c.ready();
+    const got: Buffer[][] = [[], [], []];
+    const bytes = (i: number) => ({ deliver: (d: Delivery) => (got[i].push(d.encoded!()), 0), close: () => {} });
+    c.watch(all, store.revision(), bytes(0));
+    c.watch(all, store.revision(), bytes(1));
+    await store.create('pods', pod('one', 'n', { app: 'x' }));
+    await settled(c);
+    expect(got[0]).toHaveLength(1);
+    expect(got[1][0]).toBe(got[0][0]);
+    c.watch(all, 0, bytes(2));
+    expect(got[2][0]).not.toBe(got[0][0]);
+    expect(got[2][0].toString()).toBe(got[0][0].toString());
+    expect(JSON.parse(got[0][0].toString())).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'one' } } });
+  });
+
   it('closes a watcher whose queue overflows and keeps serving the others', async () => {
     const c = cache({ watcherQueueBytes: 1000 });
     await c.ready();

@@ -46,6 +46,11 @@ export interface Delivery {
   revision: number;
   /** `{"type":…,"object":…}\n`, built once per event and type, shared by every watcher */
   line(): string;
+  /**
+   * line() as UTF-8 bytes, encoded once per event and type and shared by every watcher that writes bytes to a socket
+   * (each string write would scan and encode a large object's text again, per watcher)
+   */
+  encoded?(): Buffer;
   /** the length of line(), when known without building it (what an in-process watcher counts as queued) */
   readonly bytes?: number;
   /** the object, parsed afresh: the caller's to keep and mutate */
@@ -75,6 +80,8 @@ interface Entry {
   raw: string;
   labels: Record<string, string>;
   fields: Record<string, string>;
+  /** raw is not the stored text but the object re-serialised with the apiVersion and kind it lacked */
+  retyped?: true;
 }
 
 /** CachedEvent is one change in the window; `prev` keeps only what selection needs of the state before. */
@@ -85,6 +92,7 @@ interface CachedEvent {
   cur: Entry;
   prev?: { labels: Record<string, string>; fields: Record<string, string> };
   lines: Partial<Record<EventType, string>>;
+  encoded: Partial<Record<EventType, Buffer>>;
 }
 
 interface Registered {
@@ -101,6 +109,8 @@ interface Registered {
 export interface CacheStats {
   /** event lines built (one per event and type, however many watchers got it) */
   serialised: number;
+  /** store events whose object was parsed to be applied (the rest were applied from their summary and text) */
+  parsed: number;
   /** watchers closed because their queue overflowed */
   overflowed: number;
 }
@@ -122,7 +132,7 @@ function entryLess(a: Entry, b: Entry): number {
  */
 export class WatchCache {
   readonly info: ResourceInfo;
-  readonly stats: CacheStats = { serialised: 0, overflowed: 0 };
+  readonly stats: CacheStats = { serialised: 0, parsed: 0, overflowed: 0 };
   readonly #store: Store;
   readonly #key: string;
   readonly #indexField: string | undefined;
@@ -315,8 +325,27 @@ export class WatchCache {
       obj = { ...obj, apiVersion, kind: this.info.kind };
       raw = undefined;
     }
-    raw ??= JSON.stringify(obj);
-    return { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', raw, labels: obj.metadata.labels ?? {}, fields: fieldsOf(this.info, obj) };
+    const e: Entry = { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', raw: raw ?? JSON.stringify(obj), labels: obj.metadata.labels ?? {}, fields: fieldsOf(this.info, obj) };
+    if (raw === undefined) e.retyped = true;
+    return e;
+  }
+
+  /**
+   * #eventEntry is the entry of a store event's object, parsed only when nothing else tells what selection needs: a
+   * write's summary of its text, or — for a deletion, whose text is the last state's restamped — the entry it deletes.
+   */
+  #eventEntry(ev: StoreEvent): Entry {
+    const raw = ev.value;
+    const s = ev.summary;
+    if (raw !== undefined && s && s.apiVersion === apiVersionOf(this.info) && s.kind === this.info.kind) {
+      return { namespace: s.namespace, name: s.name, raw, labels: s.labels ?? {}, fields: s.fields };
+    }
+    if (raw !== undefined && ev.type === 'DELETED' && ev.name !== undefined) {
+      const last = this.#objects.get(keyOf(ev.namespace ?? '', ev.name));
+      if (last && !last.retyped) return { namespace: last.namespace, name: last.name, raw, labels: last.labels, fields: last.fields };
+    }
+    this.stats.parsed++;
+    return this.#entry(ev.object, raw);
   }
 
   #put(e: Entry): Entry | undefined {
@@ -351,9 +380,9 @@ export class WatchCache {
   /** #apply takes one store event into the state and the window, and queues it for the watchers. */
   #apply(ev: StoreEvent): void {
     if (this.#stopped || ev.revision <= this.#applied) return;
-    const cur = this.#entry(ev.object, ev.value);
+    const cur = this.#eventEntry(ev);
     const old = ev.type === 'DELETED' ? this.#remove(cur) : this.#put(cur);
-    const cached: CachedEvent = { type: ev.type, revision: ev.revision, t: Date.now(), cur, lines: {} };
+    const cached: CachedEvent = { type: ev.type, revision: ev.revision, t: Date.now(), cur, lines: {}, encoded: {} };
     if (old) cached.prev = { labels: old.labels, fields: old.fields };
     this.#events.push(cached);
     this.#windowBytes += cur.raw.length;
@@ -423,7 +452,9 @@ export class WatchCache {
         for (const reg of this.#byIndex.get(now) ?? []) this.#offer(reg, ev);
         if (was !== undefined && was !== now) for (const reg of this.#byIndex.get(was) ?? []) this.#offer(reg, ev);
       }
-      ev.lines = {}; // shared while fanning out; the window keeps only the object's text
+      // shared while fanning out; the window keeps only the object's text
+      ev.lines = {};
+      ev.encoded = {};
       if (i < pending.length && (i & 15) === 0 && performance.now() - started > DISPATCH_SLICE_MS) break;
     }
     if (i < pending.length) {
@@ -439,7 +470,7 @@ export class WatchCache {
 
   #offer(reg: Registered, ev: CachedEvent): void {
     if (reg.stopped || ev.revision <= reg.after) return;
-    const d = this.#deliveryFor(reg, ev);
+    const d = this.#deliveryFor(reg, ev, true);
     if (!d) return;
     let queued: number;
     try {
@@ -463,8 +494,11 @@ export class WatchCache {
     return true;
   }
 
-  /** #deliveryFor turns an event into what this watcher sees: selection transitions become ADDED / DELETED, as upstream. */
-  #deliveryFor(reg: Registered, ev: CachedEvent): Delivery | undefined {
+  /**
+   * #deliveryFor turns an event into what this watcher sees: selection transitions become ADDED / DELETED, as upstream.
+   * `fanout`: the event is being fanned out now, so its encoded line is shared by the watchers it goes to.
+   */
+  #deliveryFor(reg: Registered, ev: CachedEvent, fanout = false): Delivery | undefined {
     const ns = ev.cur.namespace;
     const nowMatch = this.#matches(reg.sel, ns, ev.cur);
     const prevMatch = ev.prev ? this.#matches(reg.sel, ns, ev.prev) : false;
@@ -476,18 +510,21 @@ export class WatchCache {
     else if (prevMatch) type = 'DELETED';
     if (!type) return undefined;
     const t = type;
+    const line = () => {
+      let l = ev.lines[t];
+      if (l === undefined) {
+        this.stats.serialised++;
+        l = ev.lines[t] = `{"type":"${t}","object":${ev.cur.raw}}\n`;
+      }
+      return l;
+    };
     return {
       type: t,
       revision: ev.revision,
       bytes: lineBytes(t, ev.cur.raw),
-      line: () => {
-        let l = ev.lines[t];
-        if (l === undefined) {
-          this.stats.serialised++;
-          l = ev.lines[t] = `{"type":"${t}","object":${ev.cur.raw}}\n`;
-        }
-        return l;
-      },
+      line,
+      // kept only while the event is fanned out (#dispatch drops it): a replay's watcher encodes its own
+      encoded: () => (fanout ? (ev.encoded[t] ??= Buffer.from(line())) : Buffer.from(line())),
       object: () => JSON.parse(ev.cur.raw) as KubeObject,
     };
   }

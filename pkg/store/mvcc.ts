@@ -1,6 +1,6 @@
 // mvcc: the store's pure rules — write preconditions, revision stamping, continue tokens and compaction targets.
 import type { KubeObject } from '../api/types.ts';
-import { StoreError } from './types.ts';
+import { StoreError, type ObjectSummary } from './types.ts';
 
 /** WriteKind names the three writes the store accepts. */
 export type WriteKind = 'create' | 'update' | 'delete';
@@ -51,6 +51,8 @@ export const SERIALISED: unique symbol = Symbol('kubeling.serialised');
 export interface Serialised {
   before: string;
   after: string;
+  /** what the writer knew of the object, handed to watchers with its event (StoreEvent.summary) */
+  summary?: ObjectSummary;
 }
 
 /** serialisedOf is the text an object carries under SERIALISED, if any. */
@@ -68,7 +70,8 @@ const RV_MARK_JSON = JSON.stringify(RV_MARK);
  */
 export function serialise(obj: KubeObject): Serialised {
   const made = serialisedOf(obj);
-  if (made) return made;
+  // the halves only: this is what crosses to the writer thread (the summary stays for the watchers)
+  if (made) return made.summary === undefined ? made : { before: made.before, after: made.after };
   const text = JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: RV_MARK } });
   const i = text.indexOf(RV_MARK_JSON);
   return { before: text.slice(0, i), after: text.slice(i + RV_MARK_JSON.length) };

@@ -623,7 +623,8 @@ class SqliteStore implements Store {
       if (r.revision > this.#rev) {
         this.#rev = r.revision;
         const oldValue = r.old !== undefined ? r.old : kind !== 'create' && this.#prevWatchers.has(resource) ? this.#oldValue(r.revision) : null;
-        this.#unsent.push({ revision: r.revision, resource, namespace, name, type: EVENT_TYPE[kind], value, oldValue });
+        const summary = w.shell && serialisedOf(w.shell)?.summary;
+        this.#unsent.push({ revision: r.revision, resource, namespace, name, type: EVENT_TYPE[kind], value, oldValue, ...(summary ? { summary } : {}) });
       }
       w.resolve(written(w, r.revision, value));
     });

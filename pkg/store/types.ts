@@ -50,6 +50,21 @@ export interface ListResult {
 }
 
 /**
+ * ObjectSummary is what a watch consumer routes an event by — type meta, key, labels and the kind's selectable
+ * fields — made by whoever serialised the object (a write computed on a worker), so that a large object's text need
+ * not be parsed on the event loop to select its event. It describes the text exactly as stored.
+ */
+export interface ObjectSummary {
+  apiVersion?: string;
+  kind?: string;
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  /** the kind's selectable fields (api/kinds fieldsOf) */
+  fields: Record<string, string>;
+}
+
+/**
  * StoreEvent is one committed change. `object` carries the new revision as resourceVersion. Events are shared
  * between watchers: never mutate them.
  */
@@ -57,7 +72,13 @@ export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   revision: number;
   resource: ResourceKey;
+  /** the object; an event the store made from its log is parsed only when this is first read */
   object: KubeObject;
+  /** the object's key ('' = cluster-scoped), known without parsing, when the store has it */
+  namespace?: string;
+  name?: string;
+  /** what the write that made the object knew of it (see ObjectSummary), when it carried that */
+  summary?: ObjectSummary;
   /** the previous state, for MODIFIED and DELETED (may be decoded lazily, on first read) */
   prev?: KubeObject;
   /** `object` as the stored JSON text, when the store has it: a consumer can forward it without serialising again */

@@ -1,7 +1,7 @@
-// watchhub.test: fan-out rules — parse once, namespace filter, the `after` seam, stop, contained errors.
+// watchhub.test: fan-out rules — parse once and only when read, namespace filter, the `after` seam, stop, contained errors.
 import { describe, expect, it } from 'vitest';
 import type { StoreEvent } from './types.ts';
-import { WatchHub, type Change } from './watchhub.ts';
+import { LAZY_BYTES, WatchHub, type Change } from './watchhub.ts';
 
 function change(revision: number, namespace = 'ns', type: Change['type'] = 'MODIFIED'): Change {
   return { revision, resource: 'pods', namespace, name: 'a', type, value: `{"metadata":{"name":"a","resourceVersion":"${revision}"}}`, oldValue: '{"metadata":{"name":"a"}}' };
@@ -42,5 +42,28 @@ describe('WatchHub', () => {
     hub.emit(change(1, 'ns', 'ADDED'));
     expect(got).toEqual(['1:ADDED:true']);
     expect(hub.count()).toBe(1);
+  });
+
+  it('parses a large value only when a listener reads the object; the key and summary come without it', () => {
+    const hub = new WatchHub(() => {});
+    const seen: string[] = [];
+    const summary = { apiVersion: 'v1', kind: 'Pod', namespace: 'ns', name: 'a', labels: { x: '1' }, fields: { 'metadata.name': 'a' } };
+    // not JSON: reading the object would throw, routing by key and summary does not
+    const large = 'not json'.padEnd(LAZY_BYTES, ' ');
+    hub.add('pods', undefined, 0, (ev) => seen.push(`${ev.namespace}/${ev.name} ${ev.summary?.labels?.x} ${ev.value === large}`));
+    hub.emit({ ...change(1), value: large, summary });
+    expect(seen).toEqual(['ns/a 1 true']);
+    const evs: StoreEvent[] = [];
+    hub.add('pods', undefined, 0, (ev) => evs.push(ev));
+    hub.emit({ ...change(2), value: large });
+    expect(() => evs[0].object).toThrow(SyntaxError);
+    const big = JSON.stringify({ metadata: { name: 'a', resourceVersion: '3' }, data: { blob: 'x'.repeat(LAZY_BYTES) } });
+    hub.emit({ ...change(3), value: big });
+    expect(evs[1].object).toBe(evs[1].object);
+    expect(evs[1].object.metadata.resourceVersion).toBe('3');
+    expect({ ...evs[1] }.object).toEqual(JSON.parse(big));
+    // a small value is parsed at once, into a plain property
+    hub.emit(change(4));
+    expect(Object.getOwnPropertyDescriptor(evs[2], 'object')?.value).toEqual({ metadata: { name: 'a', resourceVersion: '4' } });
   });
 });
