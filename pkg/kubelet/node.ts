@@ -1,10 +1,10 @@
-// node: registers this agent's Node, renews its Lease every 10 s and posts node status heartbeats.
+// node: registers this agent's Node, renews its Lease every 10 s (one write) and posts node status when it changes or every 5 min.
 import type { Logger } from 'pino';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { ApiClient } from '../client/index.ts';
-import { leaseObject, microTime, nodeLabels, nodeObject, nodeStatus } from './nodestatus.ts';
+import { LEASE_DURATION_SECONDS, leaseObject, microTime, nodeLabels, nodeObject, nodeStatus } from './nodestatus.ts';
 import type { NodeFacts } from './nodestatus.ts';
 import type { ContainerRuntime } from './runtime/index.ts';
 import { deepEqual } from './status.ts';
@@ -12,8 +12,15 @@ import { deepEqual } from './status.ts';
 const nodeInfo = lookupKind('v1', 'Node')!;
 const leaseInfo = lookupKind('coordination.k8s.io/v1', 'Lease')!;
 
+/** LEASE_RENEW_MS is how often the Lease is renewed (upstream: a quarter of its 40 s duration). */
 export const LEASE_RENEW_MS = 10_000;
-export const STATUS_HEARTBEAT_MS = 40_000;
+/** NODE_STATUS_UPDATE_MS is how often the status is computed and compared (upstream's nodeStatusUpdateFrequency). */
+export const NODE_STATUS_UPDATE_MS = 10_000;
+/**
+ * NODE_STATUS_REPORT_MS is how often an unchanged status is posted anyway (upstream's nodeStatusReportFrequency, 5 min
+ * with the Lease heartbeat): the Lease says the node lives, the status only says what changed.
+ */
+export const NODE_STATUS_REPORT_MS = 300_000;
 
 /** UNAUTHORIZED_MESSAGE is the error runAgent rejects with when the API refuses the node token. */
 export const UNAUTHORIZED_MESSAGE = 'Unauthorized: the server rejected the node token';
@@ -31,6 +38,8 @@ export class NodeRegistrar {
   private readonly log: Logger;
   private facts: NodeFacts;
   private uid: string | undefined;
+  /** the Lease as the last write returned it: the next renewal updates it without reading it first (upstream's latestLease) */
+  private latestLease: KubeObject | undefined;
   private leaseTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -77,22 +86,27 @@ export class NodeRegistrar {
     await this.renewLease();
   }
 
-  /** start renews the lease every 10 s and posts status every 40 s (or sooner when runtime readiness changes). */
-  start(): void {
-    const lease = (): void => {
+  /**
+   * start renews the lease every 10 s and checks the status every 10 s (posted when it changed, else every 5 min).
+   * The first renewal is due 10 s after the one registration made (at once when starting took longer: a slow start
+   * must not let the lease lapse); `firstMs`, when given, sets the first renewal and status check instead (hollow nodes
+   * spread theirs over the period).
+   */
+  start(firstMs?: number): void {
+    const lease = (delay: number): void => {
       this.leaseTimer = setTimeout(async () => {
         await this.renewLease().catch((err) => !this.stopped && this.log.warn({ err }, 'lease renewal failed'));
-        if (!this.stopped) lease();
-      }, LEASE_RENEW_MS);
+        if (!this.stopped) lease(LEASE_RENEW_MS);
+      }, delay);
     };
-    const status = (): void => {
+    const status = (delay: number): void => {
       this.statusTimer = setTimeout(async () => {
         await this.postStatus(false).catch((err) => !this.stopped && this.log.warn({ err }, 'node status update failed'));
-        if (!this.stopped) status();
-      }, LEASE_RENEW_MS);
+        if (!this.stopped) status(NODE_STATUS_UPDATE_MS);
+      }, delay);
     };
-    lease();
-    status();
+    lease(firstMs ?? Math.max(0, LEASE_RENEW_MS - (Date.now() - this.lastRenew)));
+    status(firstMs ?? NODE_STATUS_UPDATE_MS);
   }
 
   stop(): void {
@@ -102,6 +116,8 @@ export class NodeRegistrar {
   }
 
   private lastPost = 0;
+  /** when the lease was last renewed (Date.now()) */
+  private lastRenew = 0;
 
   /** postStatus probes the runtime and writes node status when it changed or the heartbeat is due. */
   async postStatus(force: boolean): Promise<void> {
@@ -116,8 +132,8 @@ export class NodeRegistrar {
     }
     this.facts = { ...this.facts, runtimeReady: ready, runtimeMessage: message };
     // as upstream's kubelet: compare with the Node as the server has it (the node lifecycle controller may have
-    // marked it Unknown), post when it differs and at least every heartbeat period
-    const heartbeatDue = force || Date.now() - this.lastPost >= STATUS_HEARTBEAT_MS - 1000;
+    // marked it Unknown), post when it differs and at least every report period
+    const heartbeatDue = force || Date.now() - this.lastPost >= NODE_STATUS_REPORT_MS - 1000;
     for (let attempt = 0; attempt < 3; attempt++) {
       const node = await this.client.get(nodeInfo, undefined, this.facts.nodeName);
       const next = nodeStatus(this.facts, node.status, k8sNow());
@@ -133,17 +149,38 @@ export class NodeRegistrar {
     }
   }
 
-  /** renewLease creates or renews `kube-node-lease/<node>`. */
+  /**
+   * renewLease renews `kube-node-lease/<node>` as upstream's lease controller: one update of the Lease the last write
+   * returned; without one, or when that update fails (a conflict, the Lease deleted), the Lease is read or created
+   * and updated once more.
+   */
   async renewLease(): Promise<void> {
-    const now = new Date();
+    await this.writeLease(new Date());
+    this.lastRenew = Date.now();
+  }
+
+  private async writeLease(now: Date): Promise<void> {
+    if (this.latestLease) {
+      try {
+        this.latestLease = await this.client.update(leaseInfo, renewed(this.latestLease, this.facts.nodeName, now));
+        return;
+      } catch (err) {
+        this.latestLease = undefined;
+        if (!(err instanceof ApiError && (err.code === 409 || err.code === 404))) throw err;
+      }
+    }
     const existing = await this.client.getOrUndefined(leaseInfo, 'kube-node-lease', this.facts.nodeName);
     if (!existing) {
-      await this.client.create(leaseInfo, 'kube-node-lease', leaseObject(this.facts.nodeName, this.uid, now));
+      this.latestLease = await this.client.create(leaseInfo, 'kube-node-lease', leaseObject(this.facts.nodeName, this.uid, now));
       return;
     }
-    const next: KubeObject = { ...existing, spec: { ...existing.spec, holderIdentity: this.facts.nodeName, leaseDurationSeconds: 40, renewTime: microTime(now) } };
-    if (!deepEqual(existing.spec, next.spec)) await this.client.update(leaseInfo, next);
+    this.latestLease = await this.client.update(leaseInfo, renewed(existing, this.facts.nodeName, now));
   }
+}
+
+/** renewed is `lease` held by `holder` with renewTime now (upstream's newLease: spec only, metadata kept). */
+export function renewed(lease: KubeObject, holder: string, now: Date): KubeObject {
+  return { ...lease, spec: { ...lease.spec, holderIdentity: holder, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(now) } };
 }
 
 /** sameStatus compares node statuses, ignoring the heartbeat times that change on every post. */
