@@ -13,7 +13,8 @@
 // Prints a table, then one JSON line. Stops every process it started and removes the temp dirs.
 // `--quick` runs a small version (20/50 nodes, 500 pods) while tuning; `--no-2000` skips phase 6; `--churn-only` skips
 // phases 1, 2 and 4 (500 nodes at once, then the Deployment and the churn: memory and latency figures sooner);
-// `--sched-only` runs phases 1 and 2 only (scheduler throughput); `--churn N` changes the churn phase's pod count.
+// `--sched-only` runs phases 1 and 2 only (scheduler throughput); `--churn N` changes the churn phase's pod count;
+// `--server-node-options "FLAGS"` gives the server process extra Node/V8 flags (e.g. `--max-semi-space-size=2`).
 // The server loads a small probe (`--import`) that writes its V8 heap figures every second, printed beside the RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,18 +40,22 @@ const profDir = argValue('--cpu-prof');
 /** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) once the churn phase has run */
 const heapSnapshot = process.argv.includes('--heap-snapshot');
 const churnOnly = process.argv.includes('--churn-only');
+/** `--server-node-options "FLAGS"`: Node/V8 flags for the server only (NODE_OPTIONS), e.g. to compare heap settings */
+const serverNodeOptions = argValue('--server-node-options');
 const schedOnly = process.argv.includes('--sched-only');
 
 /**
- * PROBE is loaded into the server (`--import`): every second it writes process.memoryUsage() to the file in
- * KUBELING_BENCH_PROBE. For tuning, V8 flags that NODE_OPTIONS refuses (e.g. --heap-growing-percent) can be given
- * in KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
+ * PROBE is loaded into the server (`--import`): every second the main thread writes process.memoryUsage() to the file
+ * in KUBELING_BENCH_PROBE (`--import` runs in worker threads too: their heaps are their own, so they stay silent).
+ * For tuning, V8 flags that NODE_OPTIONS refuses (e.g. --heap-growing-percent) can be given in
+ * KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
  */
 const PROBE = `import { writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 if (process.env.KUBELING_BENCH_V8_FLAGS) setFlagsFromString(process.env.KUBELING_BENCH_V8_FLAGS);
 const f = process.env.KUBELING_BENCH_PROBE;
-if (f) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
+if (f && isMainThread) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
 `;
 
 /** heapMb reads the probe's last figures: V8 heap used / committed and memory outside the heap, in MB. */
@@ -143,6 +148,8 @@ interface Hollow {
   proc: ChildProcess;
   count: number;
   pid: number;
+  /** the process's data directory (bench/hollow.ts names it by pid and first node), removed here if it was killed */
+  dataRoot: string;
 }
 
 /** startHollow spawns one hollow-node process and waits for its `ready` line. */
@@ -164,7 +171,7 @@ async function startHollow(s: RunningServer, caFile: string, count: number, firs
     });
     proc.once('exit', (code) => reject(new Error(`hollow nodes exited (${code}):\n${err}`)));
   });
-  return { proc, count, pid: proc.pid! };
+  return { proc, count, pid: proc.pid!, dataRoot: join(tmpdir(), `kubeling-hollow-${proc.pid}-${first}`) };
 }
 
 async function stopProc(proc: ChildProcess): Promise<void> {
@@ -385,9 +392,11 @@ async function main(): Promise<void> {
     const probeFile = join(caDir, 'probe.mjs');
     const probeOut = join(caDir, 'probe.json');
     writeFileSync(probeFile, PROBE);
-    const nodeOptions = [process.env.NODE_OPTIONS ?? '', `--import=${probeFile}`, profDir ? `--cpu-prof --cpu-prof-dir=${profDir}` : '', heapSnapshot ? '--heapsnapshot-signal=SIGUSR2' : ''].filter(Boolean).join(' ');
+    const nodeOptions = [process.env.NODE_OPTIONS ?? '', serverNodeOptions ?? '', `--import=${probeFile}`, profDir ? `--cpu-prof --cpu-prof-dir=${profDir}` : '', heapSnapshot ? '--heapsnapshot-signal=SIGUSR2' : ''].filter(Boolean).join(' ');
     const benchT0 = performance.now();
-    const s = await startServer({ args: ['--disable-agent'], env: { KUBELING_LOG_LEVEL: 'warn', KUBELING_BENCH_PROBE: probeOut, NODE_OPTIONS: nodeOptions } });
+    // upstream's node grace (40 s) and eviction tolerations (300 s): a hollow-node process starved by a loaded machine
+    // renews its leases late, and evicting its pods would measure the eviction storm instead of the control plane
+    const s = await startServer({ args: ['--disable-agent', '--node-monitor-grace-period', '40s', '--default-not-ready-toleration-seconds', '300', '--default-unreachable-toleration-seconds', '300'], env: { KUBELING_LOG_LEVEL: 'warn', KUBELING_BENCH_PROBE: probeOut, NODE_OPTIONS: nodeOptions } });
     cleanups.push(() => s.cleanup());
     const spid = serverPid(s.proc);
     const caFile = join(caDir, 'ca.pem');
@@ -409,7 +418,11 @@ async function main(): Promise<void> {
       return out;
     };
     cleanups.push(async () => {
-      for (const h of hollows.reverse()) await stopProc(h.proc);
+      for (const h of hollows.reverse()) {
+        // with 15,000 pods a hollow process may not finish closing before the SIGKILL: its directory stays behind
+        await stopProc(h.proc);
+        rmSync(h.dataRoot, { recursive: true, force: true });
+      }
     });
     const addNodes = async (count: number, total: number) => {
       const t0 = performance.now();

@@ -1,8 +1,8 @@
 // hollow: bench-only hollow nodes (upstream kubemark) — N real kubelets (NodeRegistrar + Kubelet) in one process over the
 // in-memory FakeRuntime, sharing one API client. Never used by tests of the real agent.
 //
-// Each hollow node runs the agent's own code path — registration, lease every 10 s, status heartbeats, a pod watch
-// on spec.nodeName, pod workers, syncPod, status writes, events — only the container runtime pretends, and the
+// Each hollow node runs the agent's own code path — registration, one lease write every 10 s, a status check every
+// 10 s (posted when changed, else every 5 min), a pod watch on spec.nodeName, pod workers, syncPod, status writes, events — only the container runtime pretends, and the
 // kubelet's HTTPS endpoint (logs/exec) is not started (a per-node serving certificate and listener would cost more
 // than the rest). Lease renewals are staggered over the 10 s period so 500 nodes do not renew in one burst.
 //
@@ -64,8 +64,9 @@ export async function startHollowNodes(o: HollowOptions): Promise<HollowNodes> {
   const first = o.first ?? 0;
   const prefix = o.prefix ?? 'hollow';
   const client = new HollowClient({ server: o.server, token: o.token, caPem: o.caPem, userAgent: 'kubeling-agent/hollow' }, o.count);
+  // bench/control.ts knows this name (it removes the directory of a process it had to kill)
   const dataRoot = join(tmpdir(), `kubeling-hollow-${process.pid}-${first}`);
-  const nodes: { registrar: NodeRegistrar; kubelet: Kubelet; events: EventRecorder; timer?: NodeJS.Timeout }[] = [];
+  const nodes: { registrar: NodeRegistrar; kubelet: Kubelet; events: EventRecorder }[] = [];
   const names: string[] = [];
 
   const one = async (i: number): Promise<void> => {
@@ -82,8 +83,8 @@ export async function startHollowNodes(o: HollowOptions): Promise<HollowNodes> {
     const kubelet = new Kubelet({ client, runtime, events, nodeName: name, nodeIp, dataDir, log, allocatable: () => registrar.allocatable() });
     await kubelet.start();
     const entry: (typeof nodes)[number] = { registrar, kubelet, events };
-    // stagger: each node's 10 s lease/status cycle starts at a random point of the period
-    entry.timer = setTimeout(() => registrar.start(), Math.random() * LEASE_RENEW_MS);
+    // stagger: each node's 10 s lease and status cycles start at a random point of the period
+    registrar.start(Math.random() * LEASE_RENEW_MS);
     nodes.push(entry);
     names.push(name);
   };
@@ -100,10 +101,7 @@ export async function startHollowNodes(o: HollowOptions): Promise<HollowNodes> {
   return {
     names,
     async close() {
-      for (const n of nodes) {
-        clearTimeout(n.timer);
-        n.registrar.stop();
-      }
+      for (const n of nodes) n.registrar.stop();
       await Promise.all(nodes.map((n) => n.kubelet.stop()));
       await Promise.all(nodes.map((n) => n.events.flush(500).catch(() => undefined)));
       await client.close();

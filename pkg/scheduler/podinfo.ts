@@ -165,12 +165,18 @@ function allocatableOf(node: Node): Resources & { pods: number } {
   return { ...toResources(m), pods: m.get('pods') ?? 0 };
 }
 
+/** HOSTNAME_LABEL and ZONE_LABEL are the well-known topology labels (upstream's v1.LabelHostname, v1.LabelTopologyZone). */
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
 /** newNodeInfo is a node with no pods. */
 export function newNodeInfo(node: Node): NodeInfo {
   const ni: NodeInfo = {
     name: node.metadata?.name ?? '',
     node,
     labels: {},
+    hostname: undefined,
+    zone: undefined,
     hardTaints: [],
     softTaints: [],
     unschedulable: false,
@@ -189,6 +195,8 @@ export function newNodeInfo(node: Node): NodeInfo {
 export function setNode(ni: NodeInfo, node: Node): void {
   ni.node = node;
   ni.labels = node.metadata?.labels ?? {};
+  ni.hostname = ni.labels[HOSTNAME_LABEL];
+  ni.zone = ni.labels[ZONE_LABEL];
   const taints = node.spec?.taints ?? [];
   ni.hardTaints = taints.filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
   ni.softTaints = taints.filter((t) => t.effect === 'PreferNoSchedule');

@@ -60,6 +60,9 @@ export interface NodeInfo {
   name: string;
   node: Node;
   labels: Record<string, string>;
+  /** the node's kubernetes.io/hostname and topology.kubernetes.io/zone labels, read once per node change (spreading asks them per pod) */
+  hostname: string | undefined;
+  zone: string | undefined;
   /** taints with effect NoSchedule or NoExecute (the ones the filter looks at) */
   hardTaints: Taint[];
   /** taints with effect PreferNoSchedule (the ones the score looks at) */

@@ -14,10 +14,11 @@ export function preScore(pod: PodInfo): boolean {
  * capped at 1. Example: cpu 50 %, memory 10 % → (1 − 0.2) · 100 = 80.
  */
 export function score(pod: PodInfo, node: NodeInfo): number {
-  const fractions: number[] = [];
   const a = node.allocatable;
-  if (a.milliCpu > 0) fractions.push(Math.min(1, (node.requested.milliCpu + pod.requests.milliCpu) / a.milliCpu));
-  if (a.memory > 0) fractions.push(Math.min(1, (node.requested.memory + pod.requests.memory) / a.memory));
-  const std = fractions.length === 2 ? Math.abs((fractions[0] - fractions[1]) / 2) : 0;
-  return Math.trunc((1 - std) * MAX_NODE_SCORE);
+  // a node reporting only one of the two resources is balanced by definition (std 0); no array per call: this runs
+  // for every feasible node of every pod
+  if (!(a.milliCpu > 0 && a.memory > 0)) return MAX_NODE_SCORE;
+  const cpu = Math.min(1, (node.requested.milliCpu + pod.requests.milliCpu) / a.milliCpu);
+  const memory = Math.min(1, (node.requested.memory + pod.requests.memory) / a.memory);
+  return Math.trunc((1 - Math.abs((cpu - memory) / 2)) * MAX_NODE_SCORE);
 }

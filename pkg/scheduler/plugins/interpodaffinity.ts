@@ -53,7 +53,8 @@ export function preFilter(pod: PodInfo, view: ClusterView, state: CycleState): v
       }
     }
   }
-  state.write(name, s);
+  // nothing to check (no term of the pod, no existing anti-affinity): no state, and filter passes every node at once
+  if (s.existingAnti.size || pod.affinity.length || pod.antiAffinity.length) state.write(name, s);
 }
 
 function satisfiesAffinity(pod: PodInfo, node: NodeInfo, s: State): boolean {

@@ -27,7 +27,26 @@ export function insufficient(pod: PodInfo, node: NodeInfo): string[] {
   return out;
 }
 
+/** fits is insufficient(pod, node).length === 0 without building the list (the common answer, asked per node per pod). */
+export function fits(pod: PodInfo, node: NodeInfo): boolean {
+  const a = node.allocatable;
+  const used = node.requested;
+  const r = pod.requests;
+  if (node.pods.size + 1 > a.pods) return false;
+  if (r.milliCpu > 0 && r.milliCpu > a.milliCpu - used.milliCpu) return false;
+  if (r.memory > 0 && r.memory > a.memory - used.memory) return false;
+  if (r.ephemeralStorage > 0 && r.ephemeralStorage > a.ephemeralStorage - used.ephemeralStorage) return false;
+  if (r.scalar) {
+    for (const k in r.scalar) {
+      const v = r.scalar[k]!;
+      if (v > 0 && v > (a.scalar?.[k] ?? 0) - (used.scalar?.[k] ?? 0)) return false;
+    }
+  }
+  return true;
+}
+
 export function filter(pod: PodInfo, node: NodeInfo): FilterResult {
+  if (fits(pod, node)) return SUCCESS;
   const reasons = insufficient(pod, node);
   return reasons.length ? unschedulable('Unschedulable', ...reasons) : SUCCESS;
 }

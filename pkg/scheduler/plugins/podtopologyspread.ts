@@ -1,12 +1,13 @@
 // podtopologyspread: upstream's system-default topology spreading (ScheduleAnyway: hostname maxSkew 3, zone maxSkew 5)
 // over the pods of one group — the same controller owner, else the same namespace and labels.
+import { HOSTNAME_LABEL, ZONE_LABEL } from '../podinfo.ts';
 import { MAX_NODE_SCORE } from '../types.ts';
 import type { ClusterView, CycleState, NodeInfo, PodInfo } from '../types.ts';
 
 export const name = 'PodTopologySpread';
 
-export const HOSTNAME_KEY = 'kubernetes.io/hostname';
-export const ZONE_KEY = 'topology.kubernetes.io/zone';
+export const HOSTNAME_KEY = HOSTNAME_LABEL;
+export const ZONE_KEY = ZONE_LABEL;
 const HOSTNAME_MAX_SKEW = 3;
 const ZONE_MAX_SKEW = 5;
 
@@ -27,15 +28,12 @@ export function preScore(pod: PodInfo, nodes: readonly NodeInfo[], view: Cluster
   if (!pod.spreadKey) return false;
   const perNode = view.spreadCounts(pod.spreadKey) ?? new Map<string, number>();
   const zones = new Set<string>();
-  for (const n of nodes) {
-    const z = n.labels[ZONE_KEY];
-    if (z !== undefined) zones.add(z);
-  }
+  for (const n of nodes) if (n.zone !== undefined) zones.add(n.zone);
   const perZone = new Map<string, number>();
   if (zones.size) {
     for (const z of zones) perZone.set(z, 0);
     for (const [nodeName, count] of perNode) {
-      const z = view.node(nodeName)?.labels[ZONE_KEY];
+      const z = view.node(nodeName)?.zone;
       if (z !== undefined && perZone.has(z)) perZone.set(z, perZone.get(z)! + count);
     }
   }
@@ -53,9 +51,8 @@ function scoreForCount(cnt: number, maxSkew: number, weight: number): number {
 export function score(_pod: PodInfo, node: NodeInfo, state: CycleState): number {
   const s = state.read<State>(name)!;
   let v = 0;
-  if (node.labels[HOSTNAME_KEY] !== undefined) v += scoreForCount(s.perNode.get(node.name) ?? 0, HOSTNAME_MAX_SKEW, s.hostWeight);
-  const z = node.labels[ZONE_KEY];
-  if (z !== undefined) v += scoreForCount(s.perZone.get(z) ?? 0, ZONE_MAX_SKEW, s.zoneWeight);
+  if (node.hostname !== undefined) v += scoreForCount(s.perNode.get(node.name) ?? 0, HOSTNAME_MAX_SKEW, s.hostWeight);
+  if (node.zone !== undefined) v += scoreForCount(s.perZone.get(node.zone) ?? 0, ZONE_MAX_SKEW, s.zoneWeight);
   return Math.round(v);
 }
 
