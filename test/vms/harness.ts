@@ -20,6 +20,9 @@ export const REQUIRED: Record<string, string> = {
   mke2fs: 'e2fsprogs',
   debugfs: 'e2fsprogs',
   'dpkg-scanpackages': 'dpkg-dev',
+  ar: 'binutils',
+  xz: 'xz-utils',
+  zstd: 'zstd',
   'docker-registry': 'docker-registry',
   ssh: 'openssh-client',
   kubectl: 'kubectl',
@@ -296,8 +299,14 @@ export async function boot(r: Run, vm: Vm, opts: { memoryMiB: number; accel: 'tc
 export async function powerOff(r: Run, vm: Vm): Promise<void> {
   await new Promise<void>((res) => {
     const s = connect(join(r.dir, `${vm.name}.mon`), () => s.write('quit\n'));
+    // read (and drop) the monitor's greeting: a socket nobody reads never sees QEMU's end of it, so never closes
+    s.resume();
+    const t = setTimeout(() => s.destroy(), 10_000);
     s.on('error', () => res());
-    s.on('close', () => res());
+    s.on('close', () => {
+      clearTimeout(t);
+      res();
+    });
   });
   const until = Date.now() + 20_000;
   while (vm.pid && alive(vm.pid) && Date.now() < until) await sleep(100);
