@@ -48,6 +48,7 @@ let local: Env;
 
 beforeAll(async () => {
   [http, local] = await Promise.all([makeEnv('http', false), makeEnv('local', true)]);
+  await levelRevisions(http, local);
 });
 
 afterAll(async () => {
@@ -59,6 +60,26 @@ afterAll(async () => {
     rmSync(e.dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * levelRevisions waits until neither store moves, then pads the one behind with throwaway writes in kube-public: the
+ * cases compare resourceVersions and continue tokens between the two servers, which must start from one revision. (A
+ * fresh-clone CI run once started the HTTP server's cases two revisions behind; the cause is not known yet, so it is
+ * reported here.)
+ */
+async function levelRevisions(a: Env, b: Env): Promise<void> {
+  let last = '';
+  for (let still = 0; still < 3; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = `${a.store.revision()}/${b.store.revision()}`;
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  const [behind, ahead] = a.store.revision() <= b.store.revision() ? [a, b] : [b, a];
+  const gap = ahead.store.revision() - behind.store.revision();
+  if (gap > 0) console.warn(`localclient.test: the ${behind.name} server started ${gap} revision(s) behind the ${ahead.name} server; padding`);
+  for (let i = 0; behind.store.revision() < ahead.store.revision(); i++) await behind.api.registry.create(CM, 'kube-public', cm(`pad-${i}`), {});
+}
 
 /** outcome turns a result or an error into comparable data, with uids and times masked. */
 async function outcome(p: Promise<unknown>): Promise<unknown> {
