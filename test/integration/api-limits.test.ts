@@ -82,6 +82,7 @@ function request(s: TLSSocket, method: string, path: string, token: string, body
       if (len && Buffer.byteLength(rest) < Number(len[1])) return;
       if (!len && !/\r\n0\r\n\r\n$/.test(rest)) return;
       s.off('data', onData);
+      s.off('error', reject); // the socket is kept alive for the next request: leave no listener behind
       resolve({ status: Number(headers.split(' ')[1]), headers, body: rest });
     };
     s.on('data', onData);
