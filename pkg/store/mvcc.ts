@@ -85,7 +85,7 @@ export function joinStamped(text: Serialised, revision: number): string {
 /** stamp serialises `obj` with metadata.resourceVersion = String(revision), leaving `obj` untouched. */
 export function stamp(obj: KubeObject, revision: number): string {
   const made = serialisedOf(obj);
-  if (made) return made.before + JSON.stringify(String(revision)) + made.after;
+  if (made) return joinStamped(made, revision);
   return JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } });
 }
 

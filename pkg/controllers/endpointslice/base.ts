@@ -6,7 +6,7 @@ import { lookupKind, type ResourceInfo } from '../../api/resources.ts';
 import type { SharedInformer } from '../../client/informer.ts';
 import { WorkQueue } from '../../client/queue.ts';
 import type { Controller, ControllerContext } from '../types.ts';
-import { startWorkers, type SyncResult, type Workers } from '../worker.ts';
+import { splitKey, startWorkers, type SyncResult, type Workers } from '../worker.ts';
 import { applySlicePlan, SliceTracker, watchManagedSlices, type SlicePlan } from './tracker.ts';
 
 const serviceInfo = lookupKind('v1', 'Service')!;
@@ -60,9 +60,9 @@ export abstract class SliceController implements Controller {
   /** sync waits until the cache holds our own last writes, then applies the controller's plan through the API. */
   private async sync(key: string): Promise<SyncResult> {
     if (this.tracker.stale(key)) return { requeueAfterMs: 1000 };
-    const i = key.indexOf('/');
+    const { namespace, name } = splitKey(key);
     const existing = (this.slices.byIndex(this.sliceIndex, key) as unknown as EndpointSlice[]).filter((s) => !s.metadata?.deletionTimestamp);
-    const plan = this.reconcile(key.slice(0, i), key.slice(i + 1), existing);
+    const plan = this.reconcile(namespace ?? '', name, existing);
     if (plan) await applySlicePlan(this.ctx.client, this.sliceInfo!, key, plan, this.tracker);
   }
 }
