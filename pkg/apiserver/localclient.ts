@@ -5,6 +5,7 @@ import { ApiError, errors } from '../api/errors.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
 import type { ApiClient, DeleteOptions, ListQuery, ListResult, PatchKind, WatchHandle, WatchQuery, WriteQuery } from '../client/interface.ts';
+import { TurnGate } from '../util/turns.ts';
 import type { CacheTarget } from './watchcache.ts';
 import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, type Registry, type WriteOptions } from './registry.ts';
 
@@ -12,7 +13,15 @@ import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, t
 const WATCH_QUEUE_LIMIT = 100_000;
 const BOOKMARK_INTERVAL_MS = 10_000;
 /** DRAIN_SLICE_MS bounds how long one turn of the event loop hands queued events to a watcher's handler */
-const DRAIN_SLICE_MS = 10;
+const DRAIN_SLICE_MS = 5;
+/**
+ * WRITES_IN_FLIGHT bounds the in-process writes running at once, for all the clients of one registry: a write's
+ * synchronous part (admission, validation, managedFields, encoding) runs on the event loop, and a burst started at
+ * once (a slow-start batch of 512 creates) would otherwise hold the loop for tens of milliseconds ahead of every HTTP
+ * request. A freed slot goes to the next write on the next turn (TurnGate).
+ */
+const WRITES_IN_FLIGHT = 64;
+const gates = new WeakMap<Registry, TurnGate>();
 
 export interface LocalClientOptions {
   /** the User-Agent a remote client would send, e.g. 'kube-controller-manager/v1.32.0'; names the field manager */
@@ -30,9 +39,13 @@ export class LocalClient implements ApiClient {
   private readonly fieldManager: string | undefined;
   private readonly log: Logger | undefined;
   private readonly watches = new Set<() => void>();
+  private readonly gate: TurnGate;
 
   constructor(registry: Registry, opts: LocalClientOptions) {
     this.registry = registry;
+    let gate = gates.get(registry);
+    if (!gate) gates.set(registry, (gate = new TurnGate(WRITES_IN_FLIGHT)));
+    this.gate = gate;
     // upstream's default field manager: the User-Agent up to its first '/', at most 128 characters
     this.fieldManager = opts.userAgent.split('/')[0].slice(0, 128) || undefined;
     this.log = opts.log;
@@ -43,6 +56,11 @@ export class LocalClient implements ApiClient {
     const fv = q.fieldValidation ?? 'Warn';
     if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${fv}`);
     return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [] };
+  }
+
+  /** write runs a mutating call through the registry's TurnGate. */
+  private write<T>(f: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => call(f));
   }
 
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
@@ -76,14 +94,14 @@ export class LocalClient implements ApiClient {
   }
 
   create(info: ResourceInfo, namespace: string | undefined, obj: KubeObject, query?: WriteQuery): Promise<KubeObject> {
-    return call(async () => {
+    return this.write(async () => {
       if (info.namespaced && namespace === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       return this.registry.create(info, scope(info, namespace), copy(obj), this.writeOptions(query));
     });
   }
 
   update(info: ResourceInfo, obj: KubeObject, sub?: string): Promise<KubeObject> {
-    return call(async () => {
+    return this.write(async () => {
       const ns = obj.metadata?.namespace;
       const name = obj.metadata?.name;
       checkTarget(info, ns, name, sub);
@@ -97,7 +115,7 @@ export class LocalClient implements ApiClient {
   }
 
   patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', sub?: string): Promise<KubeObject> {
-    return call(async () => {
+    return this.write(async () => {
       checkTarget(info, namespace, name, sub);
       const body = copy(patch);
       if (sub === 'scale') return this.registry.patchScale(info, namespace, name, type, body, this.writeOptions());
@@ -106,7 +124,7 @@ export class LocalClient implements ApiClient {
   }
 
   delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject | Status> {
-    return call(async () => {
+    return this.write(async () => {
       checkTarget(info, namespace, name);
       const { dryRun, ...rest } = copy(opts);
       const parsed = deleteOptionsFrom({ ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) });
@@ -115,14 +133,14 @@ export class LocalClient implements ApiClient {
   }
 
   bind(namespace: string, name: string, nodeName: string, uid?: string): Promise<void> {
-    return call(async () => {
+    return this.write(async () => {
       const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } };
       await this.registry.bind(namespace, name, binding, this.writeOptions());
     });
   }
 
   evict(namespace: string, name: string, opts: DeleteOptions = {}): Promise<void> {
-    return call(async () => {
+    return this.write(async () => {
       const { dryRun, ...rest } = copy(opts);
       const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { kind: 'DeleteOptions', apiVersion: 'v1', ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) } };
       await this.registry.evict(namespace, name, eviction);

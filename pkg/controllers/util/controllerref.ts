@@ -7,6 +7,7 @@ import type { KubeObject, OwnerReference } from '../../api/types.ts';
 import { INDEX_OWNER_UID } from '../../client/informer.ts';
 import type { SharedInformer } from '../../client/informer.ts';
 import type { ApiClient } from '../../client/interface.ts';
+import type { TimeSlice } from '../../util/turns.ts';
 
 /** OwnerKind is the type meta an ownerReference needs: `{ apiVersion: 'apps/v1', kind: 'ReplicaSet' }`. */
 export interface OwnerKind {
@@ -104,6 +105,8 @@ export interface ControllerRefManagerOptions {
   childInfo: ResourceInfo;
   /** the selector match (plus any extra filter) */
   match: (obj: KubeObject) => boolean;
+  /** a long claim yields to the event loop when this slice is due (and its time is charged to the slice) */
+  slice?: TimeSlice;
 }
 
 /**
@@ -129,7 +132,11 @@ export class ControllerRefManager {
     const claimed: KubeObject[] = [];
     let firstError: unknown;
     const uid = this.o.owner.metadata.uid;
+    const slice = this.o.slice;
+    let n = 0;
     for (const obj of objs) {
+      // a set of 15,000 pods is a walk of tens of milliseconds: give the event loop back now and then
+      if (slice && (++n & 255) === 0 && slice.due()) await slice.yield();
       // someone else's object: ignored whatever the selector says, so don't evaluate it
       const ref = getControllerOf(obj);
       if (ref && ref.uid !== uid) continue;

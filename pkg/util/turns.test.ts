@@ -1,0 +1,73 @@
+// turns.test: TimeSlice gives way and counts only its own time; TurnGate bounds calls in flight and per turn.
+import { describe, expect, it } from 'vitest';
+import { nextTurn, TimeSlice, TurnGate } from './turns.ts';
+
+const busyWait = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('TimeSlice', () => {
+  it('is due after its slice and lets a timer run when it yields', async () => {
+    const slice = new TimeSlice(5);
+    expect(slice.due()).toBe(false);
+    busyWait(6);
+    expect(slice.due()).toBe(true);
+    let ran = false;
+    setImmediate(() => (ran = true));
+    await slice.yield();
+    expect(ran).toBe(true);
+    expect(slice.due()).toBe(false);
+  });
+
+  it('charges only the time spent in slices', async () => {
+    const slice = new TimeSlice(1);
+    busyWait(3);
+    setImmediate(() => busyWait(30)); // someone else's time, in the turn given away
+    await slice.yield();
+    expect(slice.busyMs()).toBeGreaterThanOrEqual(3);
+    expect(slice.busyMs()).toBeLessThan(25);
+  });
+});
+
+describe('TurnGate', () => {
+  it('runs at most max calls at once, every call in the end, in order', async () => {
+    const gate = new TurnGate(3);
+    let inFlight = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const calls = Array.from({ length: 20 }, (_, i) =>
+      gate.run(async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight--;
+        return i * 2;
+      }),
+    );
+    expect(gate.waiting).toBe(17);
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    expect(peak).toBe(3);
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(gate.waiting).toBe(0);
+  });
+
+  it('starts a waiter on a later turn, not in the microtasks of the call that freed its slot', async () => {
+    const gate = new TurnGate(1);
+    const starts: string[] = [];
+    const first = gate.run(async () => void starts.push('first'));
+    const second = gate.run(async () => void starts.push('second'));
+    await first;
+    expect(starts).toEqual(['first']);
+    await nextTurn();
+    await second;
+    expect(starts).toEqual(['first', 'second']);
+  });
+
+  it('frees the slot of a call that throws', async () => {
+    const gate = new TurnGate(1);
+    await expect(gate.run(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    expect(await gate.run(async () => 'yes')).toBe('yes');
+  });
+});
