@@ -184,6 +184,91 @@ describe('WatchCache', () => {
   });
 });
 
+describe('WatchCache packed texts', () => {
+  /** bigPod is a pod whose text is worth packing (~2 KB: annotations and managedFields, as a real pod's). */
+  function bigPod(name: string, nodeName?: string): KubeObject {
+    const p = pod(name, nodeName, { app: 'web', tier: 'frontend' });
+    const fields = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f:field-${i}`, {}]));
+    p.metadata.annotations = { note: `é ☃ ${name} `.repeat(20) };
+    p.metadata.managedFields = ['kube-controller-manager', 'kube-scheduler', 'kubelet'].map((manager) => ({ manager, operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': fields } }));
+    return p;
+  }
+
+  /** storedTexts are the store's own texts of every pod, by name. */
+  async function storedTexts(): Promise<Map<string, string>> {
+    const l = await store.list('pods');
+    return new Map(l.items.map((t) => [JSON.parse(t).metadata.name as string, t]));
+  }
+
+  const onNode = (n: string) => ({ labels: [], fields: parseFieldSelector(`spec.nodeName=${n}`) });
+
+  it('gives a packed object\'s text back byte-identical through lists, a new watch\'s ADDED events, and DELETED events', async () => {
+    const c = cache({ maxEvents: 1 });
+    await c.ready();
+    for (const n of ['a', 'b', 'c']) await store.create('pods', bigPod(n, 'node-a'));
+    await store.create('pods', pod('small', 'node-a'));
+    await store.create('configmaps', { metadata: { name: 'x', namespace: 'default' } });
+    await settled(c);
+    // every pod's event left the window; the big ones are packed, the small one stays plain
+    expect(c.windowLength).toBe(1);
+    expect(c.memory()).toMatchObject({ packed: 3, plain: 1 });
+    expect(c.stats.packed).toBe(3);
+    const texts = await storedTexts();
+    expect(texts.get('a')!.length).toBeGreaterThan(1500);
+    expect(c.memory().packedBytes).toBeLessThan(texts.get('a')!.length);
+    const want = ['a', 'b', 'c', 'small'].map((n) => texts.get(n)!);
+    expect(c.list(all).items).toEqual(want);
+    expect(c.list(onNode('node-a')).items).toEqual(want);
+    const r = recorder();
+    c.watch(onNode('node-a'), undefined, r);
+    expect(r.lines).toEqual(want.map((t) => `{"type":"ADDED","object":${t}}\n`));
+    // a deletion of a packed object: its DELETED event carries the last state, restamped
+    const live = recorder();
+    c.watch(all, c.revision, live);
+    await store.delete('pods', 'default', 'b');
+    const rev = store.revision();
+    await settled(c);
+    const b = texts.get('b')!;
+    const restamped = b.replace(`"resourceVersion":"${JSON.parse(b).metadata.resourceVersion}"`, `"resourceVersion":"${rev}"`);
+    expect(live.lines).toEqual([`{"type":"DELETED","object":${restamped}}\n`]);
+    expect(c.list(all).items).toEqual([texts.get('a'), texts.get('c'), texts.get('small')]);
+  });
+
+  it('serves a packed object\'s later states: a move between nodes is DELETED for the old node with the new text', async () => {
+    const c = cache({ maxEvents: 1 });
+    await c.ready();
+    const p = await store.create('pods', bigPod('mover', 'node-a'));
+    await store.create('pods', bigPod('other', 'node-a'));
+    await settled(c);
+    expect(c.memory()).toMatchObject({ packed: 1, plain: 1 });
+    const onA = recorder();
+    c.watch(onNode('node-a'), c.revision, onA);
+    await store.update('pods', { ...p, spec: { ...p.spec, nodeName: 'node-b' } });
+    await settled(c);
+    const moved = (await storedTexts()).get('mover')!;
+    expect(onA.lines).toEqual([`{"type":"DELETED","object":${moved}}\n`]);
+    expect(c.list(onNode('node-b')).items).toEqual([moved]);
+    // its new state is in the window (plain); "other" left it and is packed too now
+    expect(c.memory()).toMatchObject({ packed: 1, plain: 1 });
+  });
+
+  it('packs what it lists at start, and keeps everything plain with compression off', async () => {
+    for (const n of ['a', 'b']) await store.create('pods', bigPod(n));
+    await store.create('pods', pod('small'));
+    // compacted: the caches list the objects at start instead of replaying their events into the window
+    await store.compact(store.revision());
+    const texts = [...(await storedTexts()).values()];
+    const on = cache();
+    const off = cache({ compress: false });
+    await Promise.all([on.ready(), off.ready()]);
+    await settled(on);
+    expect(on.memory()).toMatchObject({ packed: 2, plain: 1 });
+    expect(off.memory()).toMatchObject({ packed: 0, plain: 3 });
+    expect(on.list(all).items).toEqual(texts);
+    expect(off.list(all).items).toEqual(texts);
+  });
+});
+
 describe('Registry reads', () => {
   const log = pino({ level: 'silent' });
 
