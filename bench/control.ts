@@ -17,10 +17,12 @@
 // `--server-node-options "FLAGS"` gives the server process extra Node/V8 flags (e.g. `--max-semi-space-size=2`).
 // The server loads a small probe (`--import`) that writes its V8 heap figures every second, printed beside the RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { LatencyWorkerData } from './latency-worker.ts';
 import Database from 'better-sqlite3';
 import { lookupKind } from '../pkg/api/resources.ts';
 import type { KubeObject, WatchEvent } from '../pkg/api/types.ts';
@@ -50,23 +52,108 @@ const schedOnly = process.argv.includes('--sched-only');
  * For tuning, V8 flags that NODE_OPTIONS refuses (e.g. --heap-growing-percent) can be given in
  * KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
  */
-const PROBE = `import { writeFileSync } from 'node:fs';
+const PROBE = `import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { isMainThread } from 'node:worker_threads';
+import { runInNewContext } from 'node:vm';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { isMainThread, threadId } from 'node:worker_threads';
 if (process.env.KUBELING_BENCH_V8_FLAGS) setFlagsFromString(process.env.KUBELING_BENCH_V8_FLAGS);
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
 const f = process.env.KUBELING_BENCH_PROBE;
-if (f && isMainThread) setInterval(() => { try { writeFileSync(f, JSON.stringify(process.memoryUsage())); } catch {} }, 1000).unref();
+const eld = isMainThread ? monitorEventLoopDelay({ resolution: 5 }) : undefined;
+eld?.enable();
+let gcs = [];
+if (isMainThread) new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push(e.duration); }).observe({ entryTypes: ['gc'] });
+if (f) setInterval(() => {
+  try {
+    if (eld && existsSync(f + '.eldreset')) { rmSync(f + '.eldreset'); eld.reset(); gcs = []; }
+    if (eld) {
+      const g = gcs.slice().sort((a, b) => a - b);
+      writeFileSync(f + '.eld', JSON.stringify({ p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6, n: eld.count, gc: { n: g.length, totalMs: g.reduce((a, b) => a + b, 0), p99: g[Math.floor(g.length * 0.99)] ?? 0, max: g[g.length - 1] ?? 0, over50: g.filter((x) => x > 50).length } }));
+    }
+    if (isMainThread && existsSync(f + '.gc')) { rmSync(f + '.gc'); gc(); gc(); writeFileSync(f + '.aftergc', JSON.stringify(process.memoryUsage())); }
+    const m = process.memoryUsage();
+    writeFileSync(isMainThread ? f : f + '.t' + threadId, JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }));
+  } catch {}
+}, 1000).unref();
 `;
 
-/** heapMb reads the probe's last figures: V8 heap used / committed and memory outside the heap, in MB. */
-function heapMb(file: string): string {
+/** heapMb reads the probe's last figures: V8 heap used / committed and memory outside the heap, in MB; each worker thread's heap; the main heap live after a full GC when asked for (gcFirst). */
+async function heapMb(file: string, gcFirst = false): Promise<string> {
+  const mb = (n: number) => Math.round(n / 2 ** 20);
+  const parts: string[] = [];
   try {
-    const m = JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
-    const mb = (n: number) => Math.round(n / 2 ** 20);
-    return `heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)})`;
+    if (gcFirst) {
+      rmSync(file + '.aftergc', { force: true });
+      writeFileSync(file + '.gc', '');
+      for (let i = 0; i < 40 && !existsSync(file + '.aftergc'); i++) await sleep(250);
+    }
+    let m: NodeJS.MemoryUsage | undefined;
+    for (let i = 0; i < 5 && !m; i++) {
+      try {
+        m = JSON.parse(readFileSync(file, 'utf8')) as NodeJS.MemoryUsage;
+      } catch {
+        await sleep(100); // being written
+      }
+    }
+    if (!m) throw new Error('unreadable');
+    parts.push(`heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)})`);
+    if (gcFirst && existsSync(file + '.aftergc')) {
+      const g = JSON.parse(readFileSync(file + '.aftergc', 'utf8')) as NodeJS.MemoryUsage;
+      parts.push(`after full GC ${mb(g.heapUsed)} live / ${mb(g.heapTotal)} committed`);
+    }
+    const dir = dirname(file);
+    const workers = readdirSync(dir).filter((n) => n.startsWith(basename(file) + '.t'));
+    if (workers.length) {
+      const w = workers.flatMap((n) => {
+        try {
+          return [JSON.parse(readFileSync(join(dir, n), 'utf8')) as NodeJS.MemoryUsage];
+        } catch {
+          return []; // being written
+        }
+      });
+      parts.push(`${w.length} worker heaps ${w.map((x) => `${mb(x.heapUsed)}/${mb(x.heapTotal)}`).join(', ')}`);
+    }
   } catch {
-    return 'heap figures unavailable';
+    parts.push('heap figures unavailable');
   }
+  return parts.join('; ');
+}
+
+/** smapsMb sums a process's resident memory by kind of mapping: malloc's heap, other anonymous memory (V8 heaps, thread stacks), the node binary, other files. */
+function smapsMb(pid: number): string {
+  const sums = { malloc: 0, anon: 0, binary: 0, files: 0 };
+  let kind: keyof typeof sums = 'anon';
+  /** anonymous mappings by size: V8 pages are 256 KB, glibc's thread arenas 64 MB reservations, thread stacks 8 MB */
+  const bySize = new Map<string, { n: number; rss: number }>();
+  let sizeKb = 0;
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) {
+        const path = head[3]!;
+        kind = path === '[heap]' ? 'malloc' : path === '' || path.startsWith('[') ? 'anon' : /\/node$/.test(path) ? 'binary' : 'files';
+        sizeKb = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
+        continue;
+      }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) {
+        sums[kind] += Number(rss[1]) / 1024;
+        if (kind === 'anon' && Number(rss[1]) > 0) {
+          const k = sizeKb <= 256 ? '≤256K' : sizeKb <= 1024 ? '≤1M' : sizeKb <= 8200 ? '≤8M' : sizeKb <= 65536 ? '≤64M' : '>64M';
+          const b = bySize.get(k) ?? { n: 0, rss: 0 };
+          b.n++;
+          b.rss += Number(rss[1]) / 1024;
+          bySize.set(k, b);
+        }
+      }
+    }
+  } catch {
+    return 'smaps unavailable';
+  }
+  const sizes = [...bySize].map(([k, b]) => `${k} ×${b.n} ${Math.round(b.rss)}`).join(', ');
+  return `malloc ${Math.round(sums.malloc)}, other anonymous ${Math.round(sums.anon)} (mappings ${sizes}), node binary ${Math.round(sums.binary)}, other files ${Math.round(sums.files)} MB`;
 }
 
 /** N: sizes of the run (upstream-like figures; --quick shrinks them). */
@@ -329,39 +416,35 @@ function rolloutComplete(d: KubeObject | undefined, replicas: number): boolean {
   );
 }
 
-/** LatencySampler times GET, LIST and PATCH calls one after another until stopped. */
+/**
+ * LatencySampler times GET, LIST and PATCH calls one after another until stopped, on a thread of its own
+ * (bench/latency-worker.ts): the driver's event loop (its pod watch, its parsing) never delays a sample.
+ */
 class LatencySampler {
-  readonly samples: Record<'get' | 'list' | 'patch', number[]> = { get: [], list: [], patch: [] };
-  private stopped = false;
-  private done: Promise<void> | undefined;
+  samples: Record<'get' | 'list' | 'patch', number[]> = { get: [], list: [], patch: [] };
+  private worker: Worker | undefined;
+  private feed: NodeJS.Timeout | undefined;
 
-  start(c: Client, ns: string, getName: () => string | undefined): void {
-    const loop = async (kind: 'get' | 'list' | 'patch', call: () => Promise<unknown>) => {
-      while (!this.stopped) {
-        const t = performance.now();
-        try {
-          await call();
-          this.samples[kind].push(performance.now() - t);
-        } catch {
-          /* a GET of a pod deleted meanwhile: not a sample */
-        }
-        await sleep(50);
-      }
+  start(s: RunningServer, ns: string, getName: () => string | undefined): void {
+    const data: LatencyWorkerData = { url: s.url, token: s.token, caPem: s.caPem, namespace: ns };
+    this.worker = new Worker(new URL('./latency-worker.ts', import.meta.url), { workerData: data });
+    const w = this.worker;
+    const tell = () => {
+      const pod = getName();
+      if (pod) w.postMessage({ pod });
     };
-    let i = 0;
-    this.done = Promise.all([
-      loop('get', async () => {
-        const n = getName();
-        if (n) await c.get(pods, ns, n);
-      }),
-      loop('list', () => c.list(pods, ns, { limit: 500 })),
-      loop('patch', () => c.patch(configmaps, ns, 'bench-probe', { data: { n: String(i++) } }, 'merge')),
-    ]).then(() => undefined);
+    tell();
+    this.feed = setInterval(tell, 500);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
+    clearInterval(this.feed);
+    const w = this.worker;
+    if (!w) return;
+    const got = new Promise<{ samples: LatencySampler['samples'] }>((r) => w.once('message', r));
+    w.postMessage({ stop: true });
+    this.samples = (await got).samples;
+    await w.terminate();
   }
 
   stats(kind: 'get' | 'list' | 'patch'): { n: number; p50: number; p99: number } {
@@ -500,7 +583,8 @@ async function main(): Promise<void> {
 
     // 5. churn to 15,000 pods with API latency sampled throughout
     const sampler = new LatencySampler();
-    sampler.start(c, ns, () => tracker.live.values().next().value);
+    sampler.start(s, ns, () => tracker.live.values().next().value);
+    writeFileSync(probeOut + '.eldreset', '');
     t0 = performance.now();
     await c.patch(deployments, ns, 'web', { spec: { replicas: N.churn } }, 'merge');
     try {
@@ -511,16 +595,26 @@ async function main(): Promise<void> {
     } catch (e) {
       row(`scale ${N.deploy} → ${N.churn}`, `failed: ${(e as Error).message} (${tracker.runningLive()} running)`);
     }
+    const eldChurn = readFileSync(probeOut + '.eld', 'utf8');
     await sleep(5000);
     await sampler.stop();
     const mem = rssMb(spid);
-    const heap = heapMb(probeOut);
+    const smaps = smapsMb(spid);
+    const heap = await heapMb(probeOut, true);
     if (heapSnapshot) {
       process.kill(spid, 'SIGUSR2');
       process.stderr.write('  heap snapshot asked for (SIGUSR2); waiting 90 s for it to be written\n');
       await sleep(90_000);
     }
     row(`master RSS at ${N.large} nodes / ${N.churn} pods`, `${fmt(mem.rss)} MB (peak ${fmt(mem.hwm)} MB; ${heap})`, `≤ ${TARGETS.rssMb} MB`);
+    row(`  where it is (RSS by mapping)`, smaps);
+    try {
+      const e = JSON.parse(eldChurn) as { p50: number; p99: number; max: number; gc: { n: number; totalMs: number; p99: number; max: number; over50: number } };
+      row(`server event-loop delay during churn: p50 / p99 / max`, `${fmt(e.p50, 1)} / ${fmt(e.p99, 1)} / ${fmt(e.max, 1)} ms`);
+      row(`server GC pauses during churn`, `${e.gc.n} pauses, ${fmt(e.gc.totalMs)} ms in all; p99 ${fmt(e.gc.p99, 1)} ms, max ${fmt(e.gc.max, 1)} ms, ${e.gc.over50} over 50 ms`);
+    } catch {
+      row(`server event-loop delay during churn`, 'unavailable');
+    }
     json.rss500 = mem;
     for (const k of ['get', 'list', 'patch'] as const) {
       const st = sampler.stats(k);
