@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 /** log rows deleted per compaction transaction */
 const COMPACT_BATCH = 2000;
+/**
+ * BATCHES_IN_FLIGHT: write batches sent to the writer before the first answers. The writer commits them in order and
+ * they settle in order; while the event loop is busy, the next turn's writes are committed instead of waiting for it
+ * to take in the previous answer (under churn that wait was most of a write's latency).
+ */
+const BATCHES_IN_FLIGHT = 3;
 
 /** PendingWrite is a queued write: what crosses to the writer, and how the caller is answered. */
 interface PendingWrite {
@@ -137,8 +143,11 @@ class SqliteStore implements Store {
   readonly #stmts = new Map<string, Database.Statement>();
   /** the thread that commits this store's writes and compaction (started on the first) */
   readonly #writer: Writer;
-  /** the batch the writer has now; the writes queued meanwhile go as the next batch when it answers */
-  #inFlight: Promise<void> | undefined;
+  /**
+   * the batches the writer has now (at most BATCHES_IN_FLIGHT; it commits them in order): a turn's writes go as a
+   * batch at once, without waiting for the answer to the previous one to come through a busy event loop
+   */
+  readonly #inFlight = new Set<Promise<void>>();
   /** per resource, how many watchers read StoreEvent.prev (WatchOptions.prev): only for them do old values come back */
   readonly #prevWatchers = new Map<string, number>();
   /** runs a function in one read transaction: every statement in it sees the same snapshot */
@@ -194,7 +203,7 @@ class SqliteStore implements Store {
     const poll = opts.pollIntervalMs ?? 50;
     if (poll > 0) {
       // not while a batch is out: its commit would be read back here as another process's (the answer brings it)
-      this.#poller = setInterval(() => this.#inFlight || this.#sync(), poll);
+      this.#poller = setInterval(() => this.#inFlight.size || this.#sync(), poll);
       this.#poller.unref();
     }
   }
@@ -534,7 +543,7 @@ class SqliteStore implements Store {
     if (this.#followUp) clearTimeout(this.#followUp);
     if (this.#poller) clearInterval(this.#poller);
     this.#flush();
-    while (this.#inFlight) await this.#inFlight;
+    while (this.#inFlight.size) await Promise.all([...this.#inFlight]);
     if (this.#compaction) await this.#compaction.catch(() => {});
     // the reading connection first: the last one to close checkpoints the WAL, and that is better done on the writer
     this.#db.close();
@@ -567,7 +576,7 @@ class SqliteStore implements Store {
         if (serialisedOf(obj)) shell = { ...obj, metadata: { ...obj.metadata } };
       }
       this.#queue.push({ op, shell, resolve, reject });
-      if (!this.#flushScheduled && !this.#inFlight) {
+      if (!this.#flushScheduled && this.#inFlight.size < BATCHES_IN_FLIGHT) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
       }
@@ -575,16 +584,16 @@ class SqliteStore implements Store {
   }
 
   /**
-   * #flush sends every queued write to the writer as one batch (one transaction, one fsync), unless a batch is out:
-   * then they go when it answers (group commit).
+   * #flush sends every queued write to the writer as one batch (one transaction, one fsync), unless
+   * BATCHES_IN_FLIGHT are out: then they go when one answers (group commit).
    */
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#inFlight || this.#queue.length === 0) return;
+    if (this.#inFlight.size >= BATCHES_IN_FLIGHT || this.#queue.length === 0) return;
     const writes = this.#queue;
     this.#queue = [];
     for (const w of writes) w.op.old = w.op.kind !== 'create' && this.#prevWatchers.has(w.op.resource);
-    this.#inFlight = this.#writer
+    const batch: Promise<void> = this.#writer
       .run(
         'batch',
         writes.map((w) => w.op),
@@ -598,9 +607,10 @@ class SqliteStore implements Store {
       )
       .catch((err) => this.#log?.error({ err }, 'store: settling a write batch failed'))
       .finally(() => {
-        this.#inFlight = undefined;
+        this.#inFlight.delete(batch);
         this.#flush();
       });
+    this.#inFlight.add(batch);
   }
 
   /**
