@@ -13,12 +13,14 @@ import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, t
 const WATCH_QUEUE_LIMIT = 100_000;
 const BOOKMARK_INTERVAL_MS = 10_000;
 /** DRAIN_SLICE_MS bounds how long one turn of the event loop hands queued events to a watcher's handler */
-const DRAIN_SLICE_MS = 5;
+const DRAIN_SLICE_MS = 10;
 /**
- * WRITES_IN_FLIGHT bounds the in-process writes running at once, for all the clients of one registry: a write's
- * synchronous part (admission, validation, managedFields, encoding) runs on the event loop, and a burst started at
- * once (a slow-start batch of 512 creates) would otherwise hold the loop for tens of milliseconds ahead of every HTTP
- * request. A freed slot goes to the next write on the next turn (TurnGate).
+ * WRITES_IN_FLIGHT bounds the in-process creates and deletes running at once, for all the clients of one registry:
+ * their synchronous part (admission, defaulting, validation, managedFields, encoding) runs on the event loop, and a
+ * controller's burst started at once (a slow-start batch of 512 pod creates, a scale-down's deletes) would otherwise
+ * hold the loop for tens of milliseconds ahead of every HTTP request. A freed slot goes to the next caller on the next
+ * turn (TurnGate). Updates, patches and bindings are not gated: they come one per object as controllers sync, and
+ * holding a scheduler's bindings behind a controller's creates halved the binding rate.
  */
 const WRITES_IN_FLIGHT = 64;
 const gates = new WeakMap<Registry, TurnGate>();
@@ -58,7 +60,7 @@ export class LocalClient implements ApiClient {
     return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [] };
   }
 
-  /** write runs a mutating call through the registry's TurnGate. */
+  /** write runs a create or delete through the registry's TurnGate. */
   private write<T>(f: () => Promise<T>): Promise<T> {
     return this.gate.run(() => call(f));
   }
@@ -101,7 +103,7 @@ export class LocalClient implements ApiClient {
   }
 
   update(info: ResourceInfo, obj: KubeObject, sub?: string): Promise<KubeObject> {
-    return this.write(async () => {
+    return call(async () => {
       const ns = obj.metadata?.namespace;
       const name = obj.metadata?.name;
       checkTarget(info, ns, name, sub);
@@ -115,7 +117,7 @@ export class LocalClient implements ApiClient {
   }
 
   patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', sub?: string): Promise<KubeObject> {
-    return this.write(async () => {
+    return call(async () => {
       checkTarget(info, namespace, name, sub);
       const body = copy(patch);
       if (sub === 'scale') return this.registry.patchScale(info, namespace, name, type, body, this.writeOptions());
@@ -133,14 +135,14 @@ export class LocalClient implements ApiClient {
   }
 
   bind(namespace: string, name: string, nodeName: string, uid?: string): Promise<void> {
-    return this.write(async () => {
+    return call(async () => {
       const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } };
       await this.registry.bind(namespace, name, binding, this.writeOptions());
     });
   }
 
   evict(namespace: string, name: string, opts: DeleteOptions = {}): Promise<void> {
-    return this.write(async () => {
+    return call(async () => {
       const { dryRun, ...rest } = copy(opts);
       const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { kind: 'DeleteOptions', apiVersion: 'v1', ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) } };
       await this.registry.evict(namespace, name, eviction);
