@@ -203,7 +203,7 @@ describe('WatchCache packed texts', () => {
   const onNode = (n: string) => ({ labels: [], fields: parseFieldSelector(`spec.nodeName=${n}`) });
 
   it('gives a packed object\'s text back byte-identical through lists, a new watch\'s ADDED events, and DELETED events', async () => {
-    const c = cache({ maxEvents: 1 });
+    const c = cache({ maxEvents: 1, packAfterMs: 0 });
     await c.ready();
     for (const n of ['a', 'b', 'c']) await store.create('pods', bigPod(n, 'node-a'));
     await store.create('pods', pod('small', 'node-a'));
@@ -235,7 +235,7 @@ describe('WatchCache packed texts', () => {
   });
 
   it('serves a packed object\'s later states: a move between nodes is DELETED for the old node with the new text', async () => {
-    const c = cache({ maxEvents: 1 });
+    const c = cache({ maxEvents: 1, packAfterMs: 0 });
     await c.ready();
     const p = await store.create('pods', bigPod('mover', 'node-a'));
     await store.create('pods', bigPod('other', 'node-a'));
@@ -250,6 +250,19 @@ describe('WatchCache packed texts', () => {
     expect(c.list(onNode('node-b')).items).toEqual([moved]);
     // its new state is in the window (plain); "other" left it and is packed too now
     expect(c.memory()).toMatchObject({ packed: 1, plain: 1 });
+  });
+
+  it('packs an object only once it has stopped changing for packAfterMs', async () => {
+    const c = cache({ maxEvents: 1, packAfterMs: 300 });
+    await c.ready();
+    for (const n of ['young-a', 'young-b', 'young-c']) await store.create('pods', bigPod(n, 'node-a'));
+    await settled(c);
+    // two left the window, but neither has been still for 300 ms
+    expect(c.memory()).toMatchObject({ packed: 0, plain: 3 });
+    await new Promise((r) => setTimeout(r, 450));
+    await settled(c);
+    expect(c.memory()).toMatchObject({ packed: 2, plain: 1 });
+    c.stop();
   });
 
   it('packs what it lists at start, and keeps everything plain with compression off', async () => {
