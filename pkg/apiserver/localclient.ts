@@ -13,16 +13,18 @@ import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, t
 const WATCH_QUEUE_LIMIT = 100_000;
 const BOOKMARK_INTERVAL_MS = 10_000;
 /** DRAIN_SLICE_MS bounds how long one turn of the event loop hands queued events to a watcher's handler */
-const DRAIN_SLICE_MS = 10;
+const DRAIN_SLICE_MS = 5;
 /**
- * WRITES_IN_FLIGHT bounds the in-process creates and deletes running at once, for all the clients of one registry:
- * their synchronous part (admission, defaulting, validation, managedFields, encoding) runs on the event loop, and a
- * controller's burst started at once (a slow-start batch of 512 pod creates, a scale-down's deletes) would otherwise
- * hold the loop for tens of milliseconds ahead of every HTTP request. A freed slot goes to the next caller on the next
- * turn (TurnGate). Updates, patches and bindings are not gated: they come one per object as controllers sync, and
- * holding a scheduler's bindings behind a controller's creates halved the binding rate.
+ * WRITE_CAPACITY bounds the in-process writes running at once, for all the clients of one registry, in units: a create
+ * or delete weighs HEAVY (admission, defaulting, validation, managedFields, encoding of a whole object), an update,
+ * patch, binding or eviction LIGHT. Their synchronous parts run on the event loop, and a controller's burst started at
+ * once (a slow-start batch of 512 pod creates, a scale-down's deletes, a scheduler's bindings) would otherwise hold the
+ * loop for tens of milliseconds ahead of every HTTP request. A freed unit goes to the next caller on the next turn
+ * (TurnGate): at most 64 creates, or 256 bindings, start in one turn.
  */
-const WRITES_IN_FLIGHT = 64;
+const WRITE_CAPACITY = 256;
+const HEAVY = 4;
+const LIGHT = 1;
 const gates = new WeakMap<Registry, TurnGate>();
 
 export interface LocalClientOptions {
@@ -46,7 +48,7 @@ export class LocalClient implements ApiClient {
   constructor(registry: Registry, opts: LocalClientOptions) {
     this.registry = registry;
     let gate = gates.get(registry);
-    if (!gate) gates.set(registry, (gate = new TurnGate(WRITES_IN_FLIGHT)));
+    if (!gate) gates.set(registry, (gate = new TurnGate(WRITE_CAPACITY)));
     this.gate = gate;
     // upstream's default field manager: the User-Agent up to its first '/', at most 128 characters
     this.fieldManager = opts.userAgent.split('/')[0].slice(0, 128) || undefined;
@@ -60,9 +62,9 @@ export class LocalClient implements ApiClient {
     return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [] };
   }
 
-  /** write runs a create or delete through the registry's TurnGate. */
-  private write<T>(f: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => call(f));
+  /** write runs a mutating call of the given weight through the registry's TurnGate. */
+  private write<T>(weight: number, f: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => call(f), weight);
   }
 
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
@@ -96,14 +98,14 @@ export class LocalClient implements ApiClient {
   }
 
   create(info: ResourceInfo, namespace: string | undefined, obj: KubeObject, query?: WriteQuery): Promise<KubeObject> {
-    return this.write(async () => {
+    return this.write(HEAVY, async () => {
       if (info.namespaced && namespace === undefined) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
       return this.registry.create(info, scope(info, namespace), copy(obj), this.writeOptions(query));
     });
   }
 
   update(info: ResourceInfo, obj: KubeObject, sub?: string): Promise<KubeObject> {
-    return call(async () => {
+    return this.write(LIGHT, async () => {
       const ns = obj.metadata?.namespace;
       const name = obj.metadata?.name;
       checkTarget(info, ns, name, sub);
@@ -117,7 +119,7 @@ export class LocalClient implements ApiClient {
   }
 
   patch(info: ResourceInfo, namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', sub?: string): Promise<KubeObject> {
-    return call(async () => {
+    return this.write(LIGHT, async () => {
       checkTarget(info, namespace, name, sub);
       const body = copy(patch);
       if (sub === 'scale') return this.registry.patchScale(info, namespace, name, type, body, this.writeOptions());
@@ -126,7 +128,7 @@ export class LocalClient implements ApiClient {
   }
 
   delete(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject | Status> {
-    return this.write(async () => {
+    return this.write(HEAVY, async () => {
       checkTarget(info, namespace, name);
       const { dryRun, ...rest } = copy(opts);
       const parsed = deleteOptionsFrom({ ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) });
@@ -135,14 +137,14 @@ export class LocalClient implements ApiClient {
   }
 
   bind(namespace: string, name: string, nodeName: string, uid?: string): Promise<void> {
-    return call(async () => {
+    return this.write(LIGHT, async () => {
       const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } };
       await this.registry.bind(namespace, name, binding, this.writeOptions());
     });
   }
 
   evict(namespace: string, name: string, opts: DeleteOptions = {}): Promise<void> {
-    return call(async () => {
+    return this.write(LIGHT, async () => {
       const { dryRun, ...rest } = copy(opts);
       const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { kind: 'DeleteOptions', apiVersion: 'v1', ...rest, ...(dryRun ? { dryRun: ['All'] } : {}) } };
       await this.registry.evict(namespace, name, eviction);

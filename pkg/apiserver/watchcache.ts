@@ -40,7 +40,7 @@ export interface WatchCacheOptions {
 }
 
 /** DISPATCH_SLICE_MS bounds one turn of fan-out; a longer burst continues on the next turn of the event loop. */
-const DISPATCH_SLICE_MS = 10;
+const DISPATCH_SLICE_MS = 5;
 
 /** INDEXED_FIELDS names, per store resource, the one field whose exact-match selector is served from an index. */
 const INDEXED_FIELDS: Record<string, string> = { pods: 'spec.nodeName' };

@@ -65,6 +65,22 @@ describe('TurnGate', () => {
     expect(starts).toEqual(['first', 'second']);
   });
 
+  it('weighs calls: a heavy one takes more of the capacity and waits, in order, for what it needs', async () => {
+    const gate = new TurnGate(4);
+    const running = new Set<string>();
+    const seen: string[][] = [];
+    const call = (name: string, weight: number, ms: number) =>
+      gate.run(async () => {
+        running.add(name);
+        seen.push([...running].sort());
+        await new Promise((r) => setTimeout(r, ms));
+        running.delete(name);
+      }, weight);
+    await Promise.all([call('a', 2, 20), call('b', 2, 5), call('heavy', 4, 1), call('c', 1, 1)]);
+    // a and b fill the capacity; heavy waits for all 4 units, and c (behind it) for heavy
+    expect(seen).toEqual([['a'], ['a', 'b'], ['heavy'], ['c']]);
+  });
+
   it('frees the slot of a call that throws', async () => {
     const gate = new TurnGate(1);
     await expect(gate.run(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');

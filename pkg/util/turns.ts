@@ -36,46 +36,61 @@ export class TimeSlice {
   }
 }
 
+/** Waiter is a call queued at a TurnGate: its weight and what starts it. */
+interface Waiter {
+  weight: number;
+  start: () => void;
+}
+
 /**
- * TurnGate bounds the calls in flight through it, and hands a freed slot to the next waiter on the next turn: however
- * many callers start at once (a slow-start batch of 512 creates), at most `max` of them run their synchronous part
- * in any one turn of the event loop.
+ * TurnGate bounds the work in flight through it, in units (a call's weight: what its synchronous part costs relative
+ * to the others), and starts a waiter only on a later turn of the event loop: however many callers start at once (a
+ * slow-start batch of 512 creates), the calls that run their synchronous part in any one turn weigh at most `capacity`.
+ * Waiters start in order; one heavier than what is free waits for it (and those behind it wait too).
  */
 export class TurnGate {
-  readonly #max: number;
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #capacity: number;
+  #used = 0;
+  readonly #waiting: Waiter[] = [];
   #head = 0;
+  #handing = false;
 
-  constructor(max: number) {
-    this.#max = max;
+  constructor(capacity: number) {
+    this.#capacity = capacity;
   }
 
-  /** run calls f once a slot is free and frees it when f settles. */
-  async run<T>(f: () => Promise<T>): Promise<T> {
-    if (this.#active < this.#max && this.#head === this.#waiting.length) this.#active++;
-    else await new Promise<void>((r) => this.#waiting.push(r)); // the slot is handed over, already counted
+  /** run calls f once `weight` units are free (at most the capacity) and frees them when f settles. */
+  async run<T>(f: () => Promise<T>, weight = 1): Promise<T> {
+    const w = Math.min(Math.max(1, weight), this.#capacity);
+    if (this.#head === this.#waiting.length && this.#used + w <= this.#capacity) this.#used += w;
+    else await new Promise<void>((start) => this.#waiting.push({ weight: w, start })); // counted when handed over
     try {
       return await f();
     } finally {
-      this.#release();
+      this.#used -= w;
+      this.#handOver();
     }
   }
 
-  /** waiting counts the callers queued for a slot. */
+  /** waiting counts the callers queued for units. */
   get waiting(): number {
     return this.#waiting.length - this.#head;
   }
 
-  #release(): void {
-    if (this.#head === this.#waiting.length) {
-      this.#active--;
-      return;
-    }
-    const next = this.#waiting[this.#head]!;
-    this.#waiting[this.#head++] = undefined as unknown as () => void;
-    if (this.#head === this.#waiting.length) (this.#waiting.length = 0), (this.#head = 0);
-    else if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) this.#waiting.splice(0, this.#head), (this.#head = 0);
-    setImmediate(next);
+  /** #handOver starts, on the next turn, the waiters at the front that fit in what is free. */
+  #handOver(): void {
+    if (this.#handing || this.#head === this.#waiting.length) return;
+    this.#handing = true;
+    setImmediate(() => {
+      this.#handing = false;
+      while (this.#head < this.#waiting.length && this.#used + this.#waiting[this.#head]!.weight <= this.#capacity) {
+        const next = this.#waiting[this.#head]!;
+        this.#waiting[this.#head++] = undefined as unknown as Waiter;
+        this.#used += next.weight;
+        next.start();
+      }
+      if (this.#head === this.#waiting.length) (this.#waiting.length = 0), (this.#head = 0);
+      else if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) this.#waiting.splice(0, this.#head), (this.#head = 0);
+    });
   }
 }
