@@ -70,9 +70,14 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const url = `https://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
+  // a server that never came up leaves nothing behind: the data dir goes too, unless the caller gave it
+  const ownDir = () => {
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   for (;;) {
     if (proc.exitCode !== null) {
       slot.release();
+      ownDir();
       throw new Error(`kubeling server exited (${proc.exitCode}):\n${out}`);
     }
     if (existsSync(join(dataDir, 'kubeconfig.yaml'))) {
@@ -85,7 +90,9 @@ export async function startServer(opts: { dataDir?: string; port?: number; args?
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL'); // never leave a half-started server behind
+      await exited;
       slot.release();
+      ownDir();
       throw new Error(`kubeling server did not become ready:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
