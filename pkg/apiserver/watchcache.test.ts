@@ -10,7 +10,7 @@ import type { KubeObject } from '../api/types.ts';
 import { parseFieldSelector } from '../api/selectors.ts';
 import { openSqliteStore, StoreError, type Store } from '../store/index.ts';
 import { Registry } from './registry.ts';
-import { WatchCache, type CacheTarget, type Delivery } from './watchcache.ts';
+import { TextPacker, WatchCache, type CacheTarget, type Delivery } from './watchcache.ts';
 
 const POD = lookupKind('v1', 'Pod')!;
 const CM = lookupKind('v1', 'ConfigMap')!;
@@ -279,6 +279,26 @@ describe('WatchCache packed texts', () => {
     expect(off.memory()).toMatchObject({ packed: 0, plain: 3 });
     expect(on.list(all).items).toEqual(texts);
     expect(off.list(all).items).toEqual(texts);
+  });
+});
+
+describe('TextPacker', () => {
+  const text = (n: number) => JSON.stringify({ metadata: { name: 'p', labels: { app: 'web' } }, data: Array.from({ length: n }, (_, i) => `value-${i % 97}`) });
+
+  it('packs a mid-sized text smaller and gives it back byte for byte', () => {
+    const p = new TextPacker();
+    const t = text(500);
+    const packed = p.pack(t)!;
+    expect(packed.length).toBeLessThan(t.length / 2);
+    expect(p.unpack(packed)).toBe(t);
+  });
+
+  it('leaves small and large texts plain: a tiny one would not pay, a big one would hold the event loop', () => {
+    const p = new TextPacker();
+    expect(p.pack(text(10))).toBeUndefined();
+    const big = text(20_000);
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    expect(p.pack(big)).toBeUndefined();
   });
 });
 

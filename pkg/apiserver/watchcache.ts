@@ -148,6 +148,11 @@ export interface CacheMemory {
 
 /** PACK_MIN_CHARS: a shorter text stays plain (deflate's fixed ~20 µs per call and its framing would not pay). */
 const PACK_MIN_CHARS = 512;
+/**
+ * PACK_MAX_CHARS: a longer text stays plain too. Deflating a 2 MB object would hold the event loop ~20–40 ms at once
+ * (and inflating it again for each list), which large writes are otherwise kept from doing; such objects are few.
+ */
+const PACK_MAX_CHARS = 64 * 1024;
 /** PACK_LEVEL: zlib level 3 (still deflate_fast) packs a pod ~25% smaller than level 1 at the same cost. */
 const PACK_LEVEL = 3;
 /** DICTIONARY_CHARS caps the preset dictionary at deflate's window. */
@@ -168,9 +173,9 @@ const chunkSize = (expected: number) => Math.min(8192, Math.max(1024, expected))
 export class TextPacker {
   #dictionary: Buffer | undefined;
 
-  /** pack returns the packed form of text, or undefined when it stays plain (small, not well-formed UTF-16, or not worth it). */
+  /** pack returns the packed form of text, or undefined when it stays plain (small, large, not well-formed UTF-16, or not worth it). */
   pack(text: string): string | undefined {
-    if (text.length < PACK_MIN_CHARS || !text.isWellFormed()) return undefined;
+    if (text.length < PACK_MIN_CHARS || text.length > PACK_MAX_CHARS || !text.isWellFormed()) return undefined;
     const dictionary = (this.#dictionary ??= Buffer.from(text.length > DICTIONARY_CHARS ? text.slice(0, DICTIONARY_CHARS) : text));
     const bytes = deflateRawSync(text, { level: PACK_LEVEL, dictionary, chunkSize: chunkSize(text.length >> 3) });
     return bytes.length < text.length * 0.8 ? bytes.toString('latin1') : undefined;
