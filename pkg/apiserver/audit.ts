@@ -11,6 +11,7 @@ import type { Status } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
 import { requestAttributes } from './auth/attributes.ts';
 import type { Decision, UserInfo } from './auth/types.ts';
+import { nextTurn } from '../util/turns.ts';
 
 /** Stage is where in a request's life an event was written (upstream's audit stages; RequestReceived is omitted, as most policies do). */
 export type Stage = 'ResponseStarted' | 'ResponseComplete' | 'Panic';
@@ -310,7 +311,7 @@ export class BufferedWriter {
       return false;
     }
     this.#queue.push(line);
-    this.#flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#drain());
+    this.#flushing ??= nextTurn().then(() => this.#drain());
     return true;
   }
 

@@ -46,6 +46,7 @@ import {
 import { LargeBody, OFFLOAD_WRITE_BYTES, heavyWrite, lazyObject, typedText, type OffloadPool, type Tasks } from './offload.ts';
 import { ServiceAccountTokens } from './auth/serviceaccount.ts';
 import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
+import { nextTurn } from '../util/turns.ts';
 
 /** WriteOptions are the per-request knobs of a write (query parameters): what the compute reads, and how to answer. */
 export interface WriteOptions extends ComputeOptions {
@@ -941,7 +942,7 @@ export class Registry {
       }
       if (!page.continue) break;
       // a page at a time, with I/O between: the sweep of many events must not hold the event loop (API latency)
-      await new Promise<void>((r) => setImmediate(r));
+      await nextTurn();
     }
     return removed;
   }

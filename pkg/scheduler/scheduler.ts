@@ -10,6 +10,7 @@ import { SchedulingQueue } from './queue.ts';
 import type { QueueOptions, QueuedPod } from './queue.ts';
 import { DEFAULT_PROFILE } from './registry.ts';
 import type { ProfileEntry } from './registry.ts';
+import { nextTurn } from '../util/turns.ts';
 
 /** DEFAULT_SCHEDULER_NAME is the spec.schedulerName this scheduler answers for (an unset name means it too). */
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
@@ -259,7 +260,7 @@ export class Scheduler {
       }
       if (++sinceYield >= 64) {
         sinceYield = 0;
-        await new Promise<void>((r) => setImmediate(r));
+        await nextTurn();
       }
     }
   }

@@ -1,9 +1,10 @@
 // turns: sharing the event loop — long synchronous walks give way every few milliseconds, bursts of in-process
 // requests start a bounded number per turn, so HTTP requests are read and answered between them.
 import { performance } from 'node:perf_hooks';
+import { setImmediate as immediate } from 'node:timers/promises';
 
 /** nextTurn resolves on the event loop's next check phase, after the I/O that is ready has been handled. */
-export const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+export const nextTurn = (): Promise<void> => immediate();
 
 /**
  * TimeSlice measures a long loop's time on the event loop and tells when to give way: `if (slice.due()) await

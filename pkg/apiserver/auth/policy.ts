@@ -7,6 +7,7 @@ import type { KubeObject } from '../../api/types.ts';
 import type { Registry } from '../registry.ts';
 import { CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLE_BINDINGS, ROLES } from './bootstrap.ts';
 import { aggregate, emptySnapshot, type PolicySnapshot } from './rbac.ts';
+import { nextTurn } from '../../util/turns.ts';
 
 const V = 'rbac.authorization.k8s.io/v1';
 const KINDS = ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'] as const;
@@ -104,7 +105,7 @@ export class PolicyCache {
       this.#again = true;
       return;
     }
-    this.#aggregating = new Promise<void>((r) => setImmediate(r))
+    this.#aggregating = nextTurn()
       .then(() => this.aggregateNow())
       .catch((err) => this.#log.warn({ err }, 'clusterrole aggregation failed'))
       .finally(() => {

@@ -17,11 +17,11 @@ import type { SyncResult } from '../worker.ts';
 import { claimCandidates, claimPods, ensureOrphanIndex, getControllerOf, newControllerRef, resolveControllerRef } from '../util/controllerref.ts';
 import { Expectations } from '../util/expectations.ts';
 import { isPodActive, isPodReady, podsToDelete } from '../util/pods.ts';
+import { nextTurn, TimeSlice } from '../../util/turns.ts';
 import { podFromTemplate } from '../util/template.ts';
 import type { SetKind } from './kinds.ts';
 import { calculateStatus, replicaDiff, slowStart, statusChanged } from './plan.ts';
 import type { SetStatus } from './plan.ts';
-import { nextTurn, TimeSlice } from '../../util/turns.ts';
 
 const PODS = lookupKind('v1', 'Pod')!;
 
