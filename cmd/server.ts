@@ -10,6 +10,7 @@ import { VERSION } from '../pkg/api/version.ts';
 import { ensurePkiAndTokensIsolated } from '../pkg/pki/isolated.ts';
 import { kubeconfigYaml, writeKubeconfig } from '../pkg/pki/kubeconfig.ts';
 import { parseJoinToken } from '../pkg/pki/tokens.ts';
+import { exposedGc, HeapReducer } from '../pkg/util/heapreducer.ts';
 import { createLogger } from '../pkg/util/log.ts';
 import { defaultNodeIp, hostName } from '../pkg/util/net.ts';
 import { applyConfigFile, collect, flag, parseBool, parseDuration } from './options.ts';
@@ -54,6 +55,7 @@ export interface ServerFlags extends Omit<AgentFlags, 'server' | 'token' | 'caFi
   etcdCompactionInterval?: number;
   defaultNotReadyTolerationSeconds?: number;
   defaultUnreachableTolerationSeconds?: number;
+  heapReducer?: boolean | string;
 }
 
 export function serverCommand(): Command {
@@ -90,7 +92,8 @@ export function serverCommand(): Command {
     .addOption(flag('--audit-log-batch-buffer-size <n>', 'audit events queued for writing before new ones are dropped (and counted)', 10000).argParser(Number))
     .addOption(flag('--max-requests-inflight <n>', 'read-only requests served at once before new ones get 429 (watches and streams not counted; default 400)').argParser(Number))
     .addOption(flag('--max-mutating-requests-inflight <n>', 'mutating requests served at once before new ones get 429 (default 200)').argParser(Number))
-    .addOption(flag('--request-timeout <duration>', 'how long a request that is not a watch or a stream may take (default 60s)').argParser(parseDuration));
+    .addOption(flag('--request-timeout <duration>', 'how long a request that is not a watch or a stream may take (default 60s)').argParser(parseDuration))
+    .addOption(flag('--heap-reducer [bool]', 'after a burst, once the heap stops growing and the event loop is calm, run one compacting GC that returns the spare heap to the system (holds the loop up to about a second, at most once a minute)', true).argParser(parseBool));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
     await applyConfigFile(cmd);
@@ -161,6 +164,14 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   await writeKubeconfig(kubeconfigPath, kubeconfigYaml({ server: url, caCertPem: pki.caCertPem, token: adminToken }));
   log.info({ url, kubeconfig: kubeconfigPath, token: join(dataDir, 'token') }, 'API server ready');
 
+  // once a burst is over, the heap's spare pages go back to the system (pkg/util/heapreducer.ts)
+  let reducer: HeapReducer | undefined;
+  if (parseBool(o.heapReducer)) {
+    const gc = exposedGc();
+    if (gc) reducer = new HeapReducer(gc, { log: log.child({ component: 'heap' }) }).start();
+    else log.warn('--heap-reducer: this runtime does not expose V8\'s gc; the heap keeps its spare pages after bursts');
+  }
+
   const controllers = await startControllers(o, api.registry, log, pki.caCertPem, { certPem: pki.caCertPem, keyPem: pki.caKeyPem });
 
   let agent: { close(): Promise<void> } | undefined;
@@ -174,6 +185,7 @@ export async function runServer(o: ServerFlags): Promise<{ close(): Promise<void
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      reducer?.stop();
       await agent?.close();
       await controllers.stop();
       await api.close();
