@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { parentPort } from 'node:worker_threads';
 import type { KubeObject } from '../api/types.ts';
-import { checkWrite, joinStamped, stamp } from './mvcc.ts';
+import { checkWrite, joinStamped, PAGE_CACHE_KIB, stamp } from './mvcc.ts';
 import { toWire, type BatchResult, type CompactResult, type OpResult, type RequestName, type Requests, type WriteOp, type WriterReply, type WriterRequest } from './writer.ts';
 
 /** Connection is one store's connection to its file, with the statements and transactions it writes through. */
@@ -15,6 +15,7 @@ function connect(path: string): Connection {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_size_limit = 4194304');
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`); // as the reading connection (sqlite.ts)
 
   const KEY = 'resource = ? AND namespace = ? AND name = ?';
   const stmts = {
