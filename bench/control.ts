@@ -53,7 +53,7 @@ const schedOnly = process.argv.includes('--sched-only');
  * KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
  */
 const PROBE = `import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -80,7 +80,7 @@ if (f) setInterval(() => {
       writeFileSync(f + '.afterlr', JSON.stringify({ ...process.memoryUsage(), ms: performance.now() - t }));
     }
     const m = process.memoryUsage();
-    writeFileSync(isMainThread ? f : f + '.t' + threadId, JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }));
+    writeFileSync(isMainThread ? f : f + '.t' + threadId, JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, malloced: getHeapStatistics().malloced_memory }));
   } catch {}
 }, 1000).unref();
 `;
@@ -104,7 +104,7 @@ async function heapMb(file: string, gcFirst = false): Promise<string> {
       }
     }
     if (!m) throw new Error('unreadable');
-    parts.push(`heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)})`);
+    parts.push(`heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)}), V8's malloc ${mb((m as { malloced?: number }).malloced ?? 0)}`);
     if (gcFirst && existsSync(file + '.aftergc')) {
       const g = JSON.parse(readFileSync(file + '.aftergc', 'utf8')) as NodeJS.MemoryUsage;
       parts.push(`after full GC ${mb(g.heapUsed)} live / ${mb(g.heapTotal)} committed`);

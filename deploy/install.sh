@@ -79,6 +79,11 @@ if [ "$live" = 1 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
+  # the server runs on jemalloc when it is there (bin/kubeling); without it, on glibc's malloc, with more memory kept
+  if [ ! -r "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc2 >/dev/null 2>&1 ||
+      step "libjemalloc2 is not available from apt: the server keeps glibc's malloc"
+  fi
 fi
 
 step "kubeling into $opt"

@@ -25,6 +25,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v unzip >/dev/null || need+=(unzip)
 command -v script >/dev/null || need+=(bsdutils)
 command -v npm >/dev/null || need+=(npm)
+[ -r "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" ] || need+=(libjemalloc2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need[*]}"
   apt-get update -qq

@@ -18,6 +18,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v npm >/dev/null || need+=(npm)
+[ -r "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" ] || need+=(libjemalloc2)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing Debian packages: ${need[*]}"
   apt-get update -qq

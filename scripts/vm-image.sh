@@ -7,7 +7,7 @@
 #   scripts/vm-image.sh --force    rebuild
 #
 # The image directory holds vmlinuz + initrd.img (from the image's /boot), rootfs.img (ext4, booted with
-# root=/dev/vda), apt/ (a flat apt repository: the .deb files of docker.io, iptables and npm with the dependencies the
+# root=/dev/vda), apt/ (a flat apt repository: the .deb files of docker.io, iptables, npm and libjemalloc2 with the dependencies the
 # box lacks, as Debian's mirror serves them — not their recommends (git, needrestart…: mmdebstrap's apt leaves them
 # out, and apt in the VMs skips what its source lacks); the test serves it on the VMs' private network because the
 # VMs cannot reach deb.debian.org) and id_ed25519 (root's ssh key, the `vagrant ssh` of the test).
@@ -23,7 +23,7 @@ SUITE=bookworm
 # parser Docker cannot load docker-default and every container fails) — no Node, no Docker
 BOX_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,apparmor,iproute2,iputils-ping,openssh-server,sudo,curl,ca-certificates,procps,less,netbase
 # what deploy/install.sh apt-get installs on such a box (npm too, unless KUBELING_OFFLINE=1 brings Node and modules)
-MIRROR_PACKAGES="docker.io iptables npm"
+MIRROR_PACKAGES="docker.io iptables npm libjemalloc2"
 # the private network's host end, where the test serves apt/ (test/vms/plan.ts PRIVATE_HOST, APT_PORT)
 APT_SOURCE="deb [trusted=yes] http://192.168.56.1:8080/ ./"
 DISK_SIZE=6G

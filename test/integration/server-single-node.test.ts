@@ -2,7 +2,7 @@
 // registry on loopback; `kubeling agent` with a bad token exits non-zero with a clear message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTestImages, TEST_IMAGES, HTTPD_BODY } from '../helpers/images.ts';
@@ -65,6 +65,12 @@ describe('kubeling server with its embedded agent', () => {
     expect(r.code, r.stderr).toBe(0);
     const nodes = k(['get', 'nodes']);
     expect(nodes.stdout).toMatch(new RegExp(`^${NODE}\\s+Ready\\s+<none>\\s+\\S+\\s+v1\\.32\\.0\\+kubeling`, 'm'));
+  });
+
+  it('runs on jemalloc where libjemalloc2 is installed (bin/kubeling preloads it for the server)', () => {
+    const lib = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`;
+    if (!existsSync(lib)) throw new Error(`${lib} is missing: apt-get install -y libjemalloc2 (scripts/test.sh installs it)`);
+    expect(readFileSync(`/proc/${srv.proc.pid}/maps`, 'utf8')).toContain('libjemalloc.so.2');
   });
 
   it('pulls from a registry, runs the pod, serves it on its hostPort, logs and exec work', async (ctx) => {
