@@ -17,6 +17,12 @@ describe('shouldReduce', () => {
     { name: 'watched for less than the stability window', state: { samples: samples([420, 420]) }, run: false, why: 'watched too briefly' },
     { name: 'heap still growing (a burst in progress)', state: { samples: samples([300, 340, 380, 420]) }, run: false, why: 'heap still growing' },
     { name: 'event loop busy', state: { samples: samples([420, 420, 420, 420], { utilization: 0.95 }) }, run: false, why: 'event loop busy' },
+    {
+      name: 'a lull after a burst: calm only for the last interval',
+      state: { samples: samples([420, 420, 420, 420]).map((x, i, all) => ({ ...x, utilization: i === all.length - 1 ? 0.2 : 0.95 })) },
+      run: false,
+      why: 'event loop busy',
+    },
     { name: 'ran less than two minutes ago', state: { samples: samples([420, 420, 420, 420], { end: 200_000 }), lastRunAt: 90_000, committedAfterLastRun: 180 * MB }, run: false, why: 'ran recently' },
     { name: 'has not grown since the last run', state: { samples: samples([235, 235, 235, 235], { usedMb: 100, end: 200_000 }), lastRunAt: 0, committedAfterLastRun: 180 * MB }, run: false, why: 'not grown since the last run' },
     { name: 'grown again long after the last run', state: { samples: samples([420, 420, 420, 420], { end: 200_000 }), lastRunAt: 0, committedAfterLastRun: 180 * MB }, run: true },

@@ -7,10 +7,10 @@
 // heartbeating nodes never reaches: at 500 nodes and 15,000 pods the server stayed at 700–800 MB for a live heap of
 // 145 MB, and one memory-reducing GC brought it to about 400 MB.
 //
-// HeapReducer runs that GC itself, once the heap has stopped growing, while the event loop is calm and only when the
-// heap committed is at least twice what the last full GC left live. It holds the loop for the whole collection (0.4–0.9 s
-// at 15,000 pods on 2 cores), so it waits for a calm loop, runs at most every two minutes, and not again until the heap
-// has grown.
+// HeapReducer runs that GC itself, once the heap has stopped growing and the event loop has been calm for as long, and
+// only when the heap committed is at least twice what the last full GC left live. It holds the loop for the whole
+// collection (0.4–1 s at 15,000 pods on 2 cores), so it waits for a calm loop, runs at most every two minutes, and not
+// again until the heap has grown.
 import { constants, performance, PerformanceObserver, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -32,7 +32,7 @@ export interface HeapReducerPolicy {
   /** the committed heap has not grown by more than growthSlackBytes for this long (default 15 s) */
   stableForMs: number;
   growthSlackBytes: number;
-  /** the event loop was busy at most this share of the last check's interval (default 0.7) */
+  /** the event loop was busy at most this share of each check's interval over stableForMs (default 0.7) */
   maxUtilization: number;
   /** committed − used is at least this (default 64 MiB) … */
   minSpareBytes: number;
@@ -77,7 +77,8 @@ export function shouldReduce(state: ReducerState, policy: HeapReducerPolicy = DE
   const window = s.filter((x) => now.at - x.at <= policy.stableForMs);
   const base = Math.min(...window.map((x) => x.committed));
   if (now.committed - base > policy.growthSlackBytes) return { run: false, why: 'heap still growing' };
-  if (now.utilization > policy.maxUtilization) return { run: false, why: 'event loop busy' };
+  // calm for the whole window, not only the last interval: a short lull between two bursts is no time for a pause
+  if (window.some((x) => x.utilization > policy.maxUtilization)) return { run: false, why: 'event loop busy' };
   return { run: true, why: 'heap stopped growing with spare pages, loop calm' };
 }
 
