@@ -85,9 +85,11 @@ if (f) setInterval(() => {
 }, 1000).unref();
 `;
 
+/** mb rounds bytes to MiB. */
+const mb = (n: number) => Math.round(n / 2 ** 20);
+
 /** heapMb reads the probe's last figures: V8 heap used / committed and memory outside the heap, in MB; each worker thread's heap; the main heap live after a full GC when asked for (gcFirst). */
 async function heapMb(file: string, gcFirst = false): Promise<string> {
-  const mb = (n: number) => Math.round(n / 2 ** 20);
   const parts: string[] = [];
   try {
     if (gcFirst) {
@@ -129,7 +131,6 @@ async function heapMb(file: string, gcFirst = false): Promise<string> {
 
 /** compactedMb asks the probe for V8's last-resort GC (full, compacting every page) and reports the heap and RSS after it and how long it held the loop. */
 async function compactedMb(file: string, pid: number): Promise<string> {
-  const mb = (n: number) => Math.round(n / 2 ** 20);
   rmSync(file + '.afterlr', { force: true });
   writeFileSync(file + '.lrgc', '');
   for (let i = 0; i < 80 && !existsSync(file + '.afterlr'); i++) await sleep(250);

@@ -93,7 +93,7 @@ export function serverCommand(): Command {
     .addOption(flag('--max-requests-inflight <n>', 'read-only requests served at once before new ones get 429 (watches and streams not counted; default 400)').argParser(Number))
     .addOption(flag('--max-mutating-requests-inflight <n>', 'mutating requests served at once before new ones get 429 (default 200)').argParser(Number))
     .addOption(flag('--request-timeout <duration>', 'how long a request that is not a watch or a stream may take (default 60s)').argParser(parseDuration))
-    .addOption(flag('--heap-reducer [bool]', 'after a burst, once the heap stops growing and the event loop is calm, run one compacting GC that returns the spare heap to the system (holds the loop up to about a second, at most once a minute)', true).argParser(parseBool));
+    .addOption(flag('--heap-reducer [bool]', 'after a burst, once the heap stops growing and the event loop is calm, run one compacting GC that returns the spare heap to the system (holds the loop up to about a second, at most every two minutes)', true).argParser(parseBool));
   agentFlags(cmd, { forServer: true });
   cmd.action(async () => {
     await applyConfigFile(cmd);

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errors } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { compactTarget, decodeContinue, PAGE_CACHE_KIB, encodeContinue, joinStamped, keyLess, keyOf, labelsText, mergeKeyed, serialise, serialisedOf, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
+import { compactTarget, decodeContinue, encodeContinue, joinStamped, keyLess, keyOf, labelsText, mergeKeyed, PAGE_CACHE_KIB, serialise, serialisedOf, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
 import { StoreError, type ListOptions, type ListResult, type ResourceKey, type Store, type StoreEvent, type WatchOptions, type Watcher } from './types.ts';
 import { toEvent, WatchHub, type Change } from './watchhub.ts';
 import { fromWire, Writer, type BatchResult, type WriteOp } from './writer.ts';
