@@ -5,7 +5,7 @@ import { ApiError, errors } from '../api/errors.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
 import type { ApiClient, DeleteOptions, ListQuery, ListResult, PatchKind, WatchHandle, WatchQuery, WriteQuery } from '../client/interface.ts';
-import { TurnGate } from '../util/turns.ts';
+import { LoadGate, TurnGate } from '../util/turns.ts';
 import type { CacheTarget } from './watchcache.ts';
 import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, type Registry, type WriteOptions } from './registry.ts';
 
@@ -25,7 +25,14 @@ const DRAIN_SLICE_MS = 5;
 const WRITE_CAPACITY = 256;
 const HEAVY = 4;
 const LIGHT = 1;
-const gates = new WeakMap<Registry, TurnGate>();
+/**
+ * BURST_CAPACITY: the creates and deletes in flight besides, at most 64, paced by the event loop's load (LoadGate): when
+ * its turns run long (HTTP requests waiting behind the burst), fewer start, down to 2. A controller's burst is
+ * background work; the clients over HTTP — kubectl, the nodes — keep short turns. Updates and bindings are not paced:
+ * they finish work already started (a scheduler's bindings are its throughput).
+ */
+const BURST_CAPACITY = { min: 2, max: WRITE_CAPACITY / HEAVY };
+const gates = new WeakMap<Registry, { all: TurnGate; burst: LoadGate }>();
 
 export interface LocalClientOptions {
   /** the User-Agent a remote client would send, e.g. 'kube-controller-manager/v1.32.0'; names the field manager */
@@ -43,12 +50,12 @@ export class LocalClient implements ApiClient {
   private readonly fieldManager: string | undefined;
   private readonly log: Logger | undefined;
   private readonly watches = new Set<() => void>();
-  private readonly gate: TurnGate;
+  private readonly gate: { all: TurnGate; burst: LoadGate };
 
   constructor(registry: Registry, opts: LocalClientOptions) {
     this.registry = registry;
     let gate = gates.get(registry);
-    if (!gate) gates.set(registry, (gate = new TurnGate(WRITE_CAPACITY)));
+    if (!gate) gates.set(registry, (gate = { all: new TurnGate(WRITE_CAPACITY), burst: new LoadGate(BURST_CAPACITY) }));
     this.gate = gate;
     // upstream's default field manager: the User-Agent up to its first '/', at most 128 characters
     this.fieldManager = opts.userAgent.split('/')[0].slice(0, 128) || undefined;
@@ -62,9 +69,10 @@ export class LocalClient implements ApiClient {
     return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [] };
   }
 
-  /** write runs a mutating call of the given weight through the registry's TurnGate. */
+  /** write runs a mutating call of the given weight through the registry's TurnGate; a HEAVY one is paced by the loop's load first. */
   private write<T>(weight: number, f: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => call(f), weight);
+    if (weight >= HEAVY) return this.gate.burst.run(() => this.gate.all.run(() => call(f), weight));
+    return this.gate.all.run(() => call(f), weight);
   }
 
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {

@@ -1,6 +1,7 @@
-// turns.test: TimeSlice gives way and counts only its own time; TurnGate bounds calls in flight and per turn.
+// turns.test: TimeSlice gives way and counts only its own time; TurnGate bounds calls in flight and per turn; LoadGate's
+// capacity follows the event loop's load.
 import { describe, expect, it } from 'vitest';
-import { nextTurn, TimeSlice, TurnGate } from './turns.ts';
+import { LoadGate, nextTurn, TimeSlice, TurnGate } from './turns.ts';
 
 const busyWait = (ms: number) => {
   const end = performance.now() + ms;
@@ -81,9 +82,74 @@ describe('TurnGate', () => {
     expect(seen).toEqual([['a'], ['a', 'b'], ['heavy'], ['c']]);
   });
 
+  it('runs a call heavier than its whole capacity alone, and takes a new capacity at once', async () => {
+    const gate = new TurnGate(2);
+    const seen: number[] = [];
+    let running = 0;
+    const call = (weight: number) =>
+      gate.run(async () => {
+        seen.push(++running);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+      }, weight);
+    await Promise.all([call(5), call(1), call(1)]);
+    expect(seen).toEqual([1, 1, 2]);
+    gate.setCapacity(1);
+    expect(gate.capacity).toBe(1);
+    seen.length = 0;
+    await Promise.all([call(1), call(1), call(1)]);
+    expect(seen).toEqual([1, 1, 1]);
+    expect(gate.idle).toBe(true);
+  });
+
   it('frees the slot of a call that throws', async () => {
     const gate = new TurnGate(1);
     await expect(gate.run(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
     expect(await gate.run(async () => 'yes')).toBe('yes');
+  });
+});
+
+describe('LoadGate', () => {
+  /** keepBusy keeps `n` calls of `ms` each going through the gate until stopped. */
+  const keepBusy = (gate: LoadGate, n: number, ms: number) => {
+    let stop = false;
+    const lane = async () => {
+      while (!stop) {
+        await gate.run(async () => {
+          await new Promise((r) => setTimeout(r, ms));
+        });
+      }
+    };
+    const lanes = Array.from({ length: n }, lane);
+    return { stop: async () => ((stop = true), await Promise.all(lanes)) };
+  };
+
+  it('narrows while the loop runs late, to its minimum, and widens again once it is calm', async () => {
+    const gate = new LoadGate({ min: 2, max: 32, highMs: 10, lowMs: 4, sampleMs: 5, windowMs: 50 });
+    const calls = keepBusy(gate, 40, 1);
+    // a loop whose turns hold 30 ms: timers fire ~25 ms late
+    const hog = setInterval(() => busyWait(30), 0);
+    await new Promise((r) => setTimeout(r, 1200));
+    clearInterval(hog);
+    const loaded = gate.capacity;
+    await new Promise((r) => setTimeout(r, 1500));
+    const calm = gate.capacity;
+    await calls.stop();
+    expect(loaded).toBe(2);
+    expect(calm).toBeGreaterThan(16);
+  });
+
+  it('keeps its maximum on a calm loop, and goes back to it once idle', async () => {
+    const gate = new LoadGate({ min: 1, max: 8, highMs: 20, lowMs: 8, sampleMs: 5, windowMs: 30 });
+    const calls = keepBusy(gate, 20, 2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gate.capacity).toBe(8);
+    const hog = setInterval(() => busyWait(40), 0);
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(hog);
+    expect(gate.capacity).toBeLessThan(8);
+    await calls.stop();
+    await new Promise((r) => setTimeout(r, 100)); // a window with nothing running: the timer stops, the capacity resets
+    expect(gate.capacity).toBe(8);
   });
 });

@@ -50,7 +50,7 @@ interface Waiter {
  * Waiters start in order; one heavier than what is free waits for it (and those behind it wait too).
  */
 export class TurnGate {
-  readonly #capacity: number;
+  #capacity: number;
   #used = 0;
   readonly #waiting: Waiter[] = [];
   #head = 0;
@@ -60,10 +60,10 @@ export class TurnGate {
     this.#capacity = capacity;
   }
 
-  /** run calls f once `weight` units are free (at most the capacity) and frees them when f settles. */
+  /** run calls f once `weight` units are free and frees them when f settles; a call heavier than the capacity runs alone. */
   async run<T>(f: () => Promise<T>, weight = 1): Promise<T> {
-    const w = Math.min(Math.max(1, weight), this.#capacity);
-    if (this.#head === this.#waiting.length && this.#used + w <= this.#capacity) this.#used += w;
+    const w = Math.max(1, weight);
+    if (this.#head === this.#waiting.length && (this.#used + w <= this.#capacity || this.#used === 0)) this.#used += w;
     else await new Promise<void>((start) => this.#waiting.push({ weight: w, start })); // counted when handed over
     try {
       return await f();
@@ -78,13 +78,30 @@ export class TurnGate {
     return this.#waiting.length - this.#head;
   }
 
+  /** capacity is the units that may be in flight at once. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** setCapacity changes the units that may be in flight: calls running keep theirs, waiters start once they fit. */
+  setCapacity(capacity: number): void {
+    this.#capacity = Math.max(1, capacity);
+    this.#handOver();
+  }
+
+  /** idle is true when nothing runs through the gate and nothing waits. */
+  get idle(): boolean {
+    return this.#used === 0 && this.waiting === 0;
+  }
+
   /** #handOver starts, on the next turn, the waiters at the front that fit in what is free. */
   #handOver(): void {
     if (this.#handing || this.#head === this.#waiting.length) return;
     this.#handing = true;
     setImmediate(() => {
       this.#handing = false;
-      while (this.#head < this.#waiting.length && this.#used + this.#waiting[this.#head]!.weight <= this.#capacity) {
+      // a waiter heavier than the whole capacity starts alone
+      while (this.#head < this.#waiting.length && (this.#used + this.#waiting[this.#head]!.weight <= this.#capacity || this.#used === 0)) {
         const next = this.#waiting[this.#head]!;
         this.#waiting[this.#head++] = undefined as unknown as Waiter;
         this.#used += next.weight;
@@ -93,5 +110,94 @@ export class TurnGate {
       if (this.#head === this.#waiting.length) (this.#waiting.length = 0), (this.#head = 0);
       else if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) this.#waiting.splice(0, this.#head), (this.#head = 0);
     });
+  }
+}
+
+/** LoadGateOptions: the range of a LoadGate's capacity and the lateness (ms) that narrows or widens it. */
+export interface LoadGateOptions {
+  min: number;
+  max: number;
+  /** a window whose timers ran this late on average (ms) narrows the gate by a quarter */
+  highMs?: number;
+  /** a window whose timers ran less late than this widens it by an eighth (at least one call) */
+  lowMs?: number;
+  /** how often the loop's lateness is sampled, ms */
+  sampleMs?: number;
+  /** how often the capacity is reconsidered, ms */
+  windowMs?: number;
+}
+
+/**
+ * LoadGate is a TurnGate of calls (weight 1 each) whose capacity follows the event loop's load, as a congestion
+ * window: while calls run or wait, a timer notes how late it fires every sampleMs (a long turn of the loop makes it
+ * late); at the end of each window the average lateness above highMs cuts the capacity by a quarter, below lowMs
+ * raises it by an eighth, between the two it stays. Once nothing runs or waits the timer stops and the capacity goes
+ * back to max: only a loaded loop is paced. Bursts of background work (a controller creating thousands of pods) go
+ * through it so that requests from outside keep short turns of the loop.
+ */
+export class LoadGate {
+  readonly #gate: TurnGate;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #highMs: number;
+  readonly #lowMs: number;
+  readonly #sampleMs: number;
+  readonly #windowMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #expected = 0;
+  #windowStart = 0;
+  #lateSum = 0;
+  #samples = 0;
+
+  constructor(o: LoadGateOptions) {
+    this.#min = Math.max(1, o.min);
+    this.#max = Math.max(this.#min, o.max);
+    this.#highMs = o.highMs ?? 15;
+    this.#lowMs = o.lowMs ?? 5;
+    this.#sampleMs = o.sampleMs ?? 10;
+    this.#windowMs = o.windowMs ?? 200;
+    this.#gate = new TurnGate(this.#max);
+  }
+
+  /** capacity is the calls that may run at once now. */
+  get capacity(): number {
+    return this.#gate.capacity;
+  }
+
+  /** run calls f once the gate has room (see TurnGate.run). */
+  run<T>(f: () => Promise<T>): Promise<T> {
+    this.#watch();
+    return this.#gate.run(f, 1);
+  }
+
+  #watch(): void {
+    if (this.#timer) return;
+    const now = performance.now();
+    this.#windowStart = now;
+    this.#expected = now + this.#sampleMs;
+    this.#lateSum = 0;
+    this.#samples = 0;
+    this.#timer = setInterval(() => this.#sample(), this.#sampleMs);
+    this.#timer.unref();
+  }
+
+  #sample(): void {
+    const now = performance.now();
+    this.#lateSum += Math.max(0, now - this.#expected);
+    this.#samples++;
+    this.#expected = now + this.#sampleMs; // an interval timer is re-armed from when its callback ran
+    if (now - this.#windowStart < this.#windowMs) return;
+    const late = this.#lateSum / this.#samples;
+    const cap = this.#gate.capacity;
+    if (late > this.#highMs) this.#gate.setCapacity(Math.max(this.#min, Math.floor((cap * 3) / 4)));
+    else if (late < this.#lowMs) this.#gate.setCapacity(Math.min(this.#max, cap + Math.max(1, Math.floor(cap / 8))));
+    this.#windowStart = now;
+    this.#lateSum = 0;
+    this.#samples = 0;
+    if (this.#gate.idle) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#gate.setCapacity(this.#max);
+    }
   }
 }
