@@ -11,6 +11,7 @@ import type { KubeObject } from '../api/types.ts';
 import { REVIEW_GROUPS, apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import { tableFor } from '../api/tables.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf/index.ts';
+import { takeWriterAnswers } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { parseApiPath } from './paths.ts';
 import { aggregatedDiscovery, aggregatedContentType, apiVersions, apiGroupList, apiGroup, apiResourceList } from './discovery.ts';
@@ -156,6 +157,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
   } as any) as unknown as FastifyInstance;
   guardConnections(app.server as HttpsServer, conns, limits);
+  // commits answered while this turn reads requests are taken in first: the writes waiting on them answer now
+  app.server.prependListener('request', takeWriterAnswers);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 

@@ -1,9 +1,9 @@
 // writer-worker: the thread behind writer.ts — per store, its own connection to the store's SQLite file (WAL, synchronous = FULL): applies each batch of writes in one transaction (revisions from the log's head read under the write lock, preconditions, log row + current row, the big value bound once), runs compaction batches and WAL checkpoints, and answers per request.
 import Database from 'better-sqlite3';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { KubeObject } from '../api/types.ts';
 import { checkWrite, joinStamped, PAGE_CACHE_KIB, stamp } from './mvcc.ts';
-import { toWire, type BatchResult, type CompactResult, type OpResult, type RequestName, type Requests, type WriteOp, type WriterReply, type WriterRequest } from './writer.ts';
+import { toWire, type BatchResult, type CompactResult, type OpResult, type RequestName, type Requests, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './writer.ts';
 
 /** Connection is one store's connection to its file, with the statements and transactions it writes through. */
 type Connection = { [T in RequestName]: (arg: Requests[T]['arg']) => Requests[T]['result'] };
@@ -109,6 +109,9 @@ function connect(path: string): Connection {
 /** the open connections, by the store's connection id; one is opened by its store's first request */
 const connections = new Map<number, Connection>();
 
+/** answers go to the port the process gave (WriterData.replies), which it can also read synchronously */
+const replies: MessagePort = (workerData as WriterData | undefined)?.replies ?? parentPort!;
+
 parentPort!.on('message', (m: WriterRequest) => {
   let reply: WriterReply;
   try {
@@ -124,5 +127,5 @@ parentPort!.on('message', (m: WriterRequest) => {
   } catch (e) {
     reply = { id: m.id, ok: false, error: toWire(e) };
   }
-  parentPort!.postMessage(reply);
+  replies.postMessage(reply);
 });

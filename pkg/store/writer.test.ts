@@ -1,4 +1,4 @@
-// writer.test: errors crossing the thread boundary keep their class, the worker's flags, and the writer thread itself against a real file (batch, failure, compaction, close).
+// writer.test: errors crossing the thread boundary keep their class, the worker's flags, and the writer thread itself against a real file (batch, failure, compaction, close, answers taken in mid-turn).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serialise } from './mvcc.ts';
 import { openSqliteStore } from './sqlite.ts';
 import { StoreError } from './types.ts';
-import { fromWire, toWire, workerExecArgv, Writer, type WriteOp } from './writer.ts';
+import { fromWire, takeWriterAnswers, toWire, workerExecArgv, Writer, type WriteOp } from './writer.ts';
 
 describe('toWire / fromWire', () => {
   const cases: [string, unknown, (e: Error) => void][] = [
@@ -111,6 +111,27 @@ describe('Writer', () => {
       expect((err as Error).message).toBe('database or disk is full');
       const r = await w.run('batch', [put('a')]);
       expect(r.results).toEqual([{ ok: true, revision: 1 }]); // the failed batch left no row and no revision
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('takeWriterAnswers takes in a commit answered meanwhile, in the middle of a turn; without it the answer waits for the loop', async () => {
+    const w = new Writer(path);
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    try {
+      await w.run('batch', [put('warm')]); // the thread is up and the connection open
+      const settled: string[] = [];
+      void w.run('batch', [put('a')]).then(() => settled.push('a'));
+      busy(100); // the commit is answered meanwhile
+      await Promise.resolve();
+      expect(settled).toEqual([]); // a message event needs the loop to come round
+      takeWriterAnswers();
+      await Promise.resolve();
+      expect(settled).toEqual(['a']);
     } finally {
       await w.close();
     }

@@ -1,7 +1,7 @@
 // writer: the store's write path off the event loop — a worker thread (writer-worker.ts; one per process, shared by its stores, each with a connection of its own there) commits the write batches and compaction, so no SQL and no fsync of a write runs on the event loop; this side ships finished text and takes back revisions and errors.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Serialised, WriteKind } from './mvcc.ts';
 import { StoreError, type StoreErrorCode } from './types.ts';
@@ -66,6 +66,11 @@ export interface WriterRequest {
 
 export type WriterReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
+/** WriterData is what the thread starts with: the port its answers go to. */
+export interface WriterData {
+  replies: MessagePort;
+}
+
 /**
  * WireError is an error as it crosses the thread boundary: a StoreError keeps its code and oldest revision, an
  * SQLite error its code (SQLITE_BUSY, SQLITE_FULL), anything else its message.
@@ -113,6 +118,10 @@ interface Pending {
 class WriterThread {
   readonly #pending = new Map<number, Pending>();
   #worker: Worker | undefined;
+  /** this side of the thread's answers: message events, or read at once by collect */
+  #replies: MessagePort | undefined;
+  /** the timer that looks for answers at the start of the next turn (collect) */
+  #collector: NodeJS.Timeout | undefined;
   #next = 1;
   #linger: NodeJS.Timeout | undefined;
   /** how many stores have opened a Writer and not closed it */
@@ -135,7 +144,32 @@ class WriterThread {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) worker.ref();
       worker.postMessage({ id, conn, path, type, arg } satisfies WriterRequest);
+      this.#collector ??= setTimeout(() => {
+        this.#collector = undefined;
+        this.collect();
+      }, 0).unref();
     });
+  }
+
+  /**
+   * collect takes in the answers already there. It runs at the start of the turn after the requests went, and
+   * takeWriterAnswers lets the HTTP server run it before each request it reads: a commit takes about a millisecond,
+   * and an answer that lands while a busy loop reads requests would otherwise wait for the next turn's poll — a
+   * write's caller waiting a turn more than a read's. Answers not taken this way come as message events.
+   */
+  collect(): void {
+    const port = this.#replies;
+    if (!port) return;
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) this.#answer(m.message as WriterReply);
+  }
+
+  #answer(m: WriterReply): void {
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    this.#pending.delete(m.id);
+    if (this.#pending.size === 0) this.#worker?.unref();
+    if (m.ok) p.resolve(m.value);
+    else p.reject(fromWire(m.error));
   }
 
   /**
@@ -148,26 +182,27 @@ class WriterThread {
       const worker = this.#worker;
       if (!worker || this.users > 0 || this.#pending.size > 0) return;
       this.#worker = undefined;
+      this.#replies?.close();
+      this.#replies = undefined;
       void worker.terminate();
     }, LINGER_MS);
     this.#linger.unref();
   }
 
   #spawn(): Worker {
-    const worker = new Worker(WORKER_SCRIPT, { execArgv: workerExecArgv(process.execArgv) });
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(WORKER_SCRIPT, { execArgv: workerExecArgv(process.execArgv), workerData: { replies: port2 } satisfies WriterData, transferList: [port2] });
     this.#worker = worker;
+    this.#replies = port1;
     worker.unref();
-    worker.on('message', (m: WriterReply) => {
-      const p = this.#pending.get(m.id);
-      if (!p) return;
-      this.#pending.delete(m.id);
-      if (this.#pending.size === 0) worker.unref();
-      if (m.ok) p.resolve(m.value);
-      else p.reject(fromWire(m.error));
-    });
+    // the worker is referenced while requests are out; its answers' port never holds the process by itself
+    port1.on('message', (m: WriterReply) => this.#answer(m));
+    port1.unref();
     const lost = (err: Error) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
+      this.#replies = undefined;
+      port1.close();
       const pending = [...this.#pending.values()];
       this.#pending.clear();
       for (const p of pending) p.reject(err);
@@ -176,6 +211,11 @@ class WriterThread {
     worker.on('exit', (code) => lost(new Error(`store: the writer thread exited with code ${code}`)));
     return worker;
   }
+}
+
+/** takeWriterAnswers takes in the commits the writer thread has answered so far (see WriterThread.collect). */
+export function takeWriterAnswers(): void {
+  thread.collect();
 }
 
 /** how long the thread stays after its last store closed, in ms */
