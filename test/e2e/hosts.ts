@@ -341,15 +341,17 @@ export async function startHosts(opts: HostsOptions = {}): Promise<E2eCluster> {
         '--server', serverUrl, '--token', token, '--ca-file', join(serverDir, 'tls', 'ca.crt'), '--node-name', name,
         '--node-ip', h.ip, '--data-dir', join(h.dir, 'agent'), '--docker-host', h.dockerHost, '--log-level', logLevel,
         ...(opts.agentArgs ?? [])], join(h.dir, 'agent.log'));
-      // a Node may still look Ready from before: wait for the heartbeat the new agent posts when it registers
+      // a Node may still look Ready from before: wait for the heartbeat the new agent posts when it registers, and for
+      // the podCIDR the server allocates (a Ready node may not have it yet): without its route, the root namespace's
+      // cluster route puts the pods on the bridge, where nobody answers for them ("no route to host")
       const since = Math.floor(Date.now() / 1000) * 1000;
-      await waitFor(`node ${name} Ready`, async () => {
+      const podCidr = await waitFor(`node ${name} Ready with a podCIDR`, async () => {
         if (p.proc.exitCode !== null) throw new Error(`the agent of ${name} exited (${p.proc.exitCode}):\n${tail(join(h.dir, 'agent.log'), 30)}`);
-        const ready = (await nodeReady(name))?.status?.conditions?.find((x) => x.type === 'Ready');
-        return !!ready?.lastHeartbeatTime && Date.parse(ready.lastHeartbeatTime) >= since;
+        const node = await nodeReady(name);
+        const ready = node?.status?.conditions?.find((x) => x.type === 'Ready');
+        return !!ready?.lastHeartbeatTime && Date.parse(ready.lastHeartbeatTime) >= since ? node?.spec?.podCIDR : undefined;
       }, 60_000);
-      const podCidr = (await nodeReady(name))?.spec?.podCIDR;
-      if (podCidr) must('ip', ['route', 'replace', podCidr, 'via', h.ip, 'dev', n.bridge]);
+      must('ip', ['route', 'replace', podCidr, 'via', h.ip, 'dev', n.bridge]);
     };
     const killAgent = async (name: string) => {
       host(name);
