@@ -2,9 +2,6 @@
 import type { KubeObject } from '../api/types.ts';
 import { StoreError, type ObjectSummary } from './types.ts';
 
-/** PAGE_CACHE_KIB is each SQLite connection's page cache (PRAGMA cache_size), for the reading and the writing connection. */
-export const PAGE_CACHE_KIB = 4096;
-
 /** WriteKind names the three writes the store accepts. */
 export type WriteKind = 'create' | 'update' | 'delete';
 

@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errors } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { compactTarget, decodeContinue, encodeContinue, joinStamped, keyLess, keyOf, labelsText, mergeKeyed, PAGE_CACHE_KIB, serialise, serialisedOf, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
+import { openConnection } from './connection.ts';
+import { compactTarget, decodeContinue, encodeContinue, joinStamped, keyLess, keyOf, labelsText, mergeKeyed, serialise, serialisedOf, type ContinueKey, type Keyed, type WriteKind } from './mvcc.ts';
 import { StoreError, type ListOptions, type ListResult, type ResourceKey, type Store, type StoreEvent, type WatchOptions, type Watcher } from './types.ts';
 import { toEvent, WatchHub, type Change } from './watchhub.ts';
 import { fromWire, Writer, type BatchResult, type WriteOp } from './writer.ts';
@@ -180,14 +181,7 @@ class SqliteStore implements Store {
     this.#keep = opts.keepRevisions ?? 200_000;
     this.#historyMs = opts.historyMs ?? 300_000;
     this.#compactEveryWrites = opts.compactEveryWrites ?? 5000;
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('journal_size_limit = 4194304');
-    // 4 MiB of page cache (better-sqlite3 defaults to 16 MiB a connection, malloc'd and never given back); reads that
-    // miss it come from the kernel's page cache, and objects that are read often are served by the watch cache
-    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    const db = openConnection(path);
     db.exec(SCHEMA);
     this.#db = db;
     this.#dataVersion = this.#stmt('PRAGMA data_version').pluck().get() as number;

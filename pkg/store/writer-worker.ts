@@ -1,8 +1,8 @@
 // writer-worker: the thread behind writer.ts — per store, its own connection to the store's SQLite file (WAL, synchronous = FULL): applies each batch of writes in one transaction (revisions from the log's head read under the write lock, preconditions, log row + current row, the big value bound once), runs compaction batches and WAL checkpoints, and answers per request.
-import Database from 'better-sqlite3';
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { KubeObject } from '../api/types.ts';
-import { checkWrite, joinStamped, PAGE_CACHE_KIB, stamp } from './mvcc.ts';
+import { openConnection } from './connection.ts';
+import { checkWrite, joinStamped, stamp } from './mvcc.ts';
 import { toWire, type BatchResult, type CompactResult, type OpResult, type RequestName, type Requests, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './writer.ts';
 
 /** Connection is one store's connection to its file, with the statements and transactions it writes through. */
@@ -10,12 +10,7 @@ type Connection = { [T in RequestName]: (arg: Requests[T]['arg']) => Requests[T]
 
 /** connect opens a store's file (WAL, synchronous = FULL: a commit is durable when it returns) and prepares its writes. */
 function connect(path: string): Connection {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_size_limit = 4194304');
-  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`); // as the reading connection (sqlite.ts)
+  const db = openConnection(path);
 
   const KEY = 'resource = ? AND namespace = ? AND name = ?';
   const stmts = {
@@ -110,7 +105,7 @@ function connect(path: string): Connection {
 const connections = new Map<number, Connection>();
 
 /** answers go to the port the process gave (WriterData.replies), which it can also read synchronously */
-const replies: MessagePort = (workerData as WriterData | undefined)?.replies ?? parentPort!;
+const { replies } = workerData as WriterData;
 
 parentPort!.on('message', (m: WriterRequest) => {
   let reply: WriterReply;
