@@ -78,6 +78,20 @@ async function apiError(p: Promise<unknown>): Promise<ApiError> {
 
 const opts = (o: Partial<WriteOptions> = {}): WriteOptions => ({ fieldManager: 'kubectl', warnings: [], ...o });
 
+describe('a pod\'s initial status', () => {
+  it('carries the QoS class of its containers\' requests and limits, inline and on a worker', async () => {
+    const podInfo = lookupKind('v1', 'Pod')!;
+    const pod = (name: string, resources: Record<string, unknown>, env: unknown[] = []): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox', resources, env }] } });
+    const o = (): WriteOptions => ({ fieldManager: 'kubectl-create', warnings: [] });
+    const qos = async (p: Parameters<typeof registry.create>[2]) => (await registry.create(podInfo, 'default', p, o())).status?.qosClass;
+    expect(await qos(pod('none', {}))).toBe('BestEffort');
+    expect(await qos(pod('some', { requests: { cpu: '10m', memory: '16Mi' } }))).toBe('Burstable');
+    expect(await qos(pod('equal', { limits: { cpu: '1', memory: '1Gi' } }))).toBe('Guaranteed');
+    const env = Array.from({ length: 5000 }, (_, i) => ({ name: `E${i}`, value: `v${i}` }));
+    expect(await qos(large(pod('large', { requests: { cpu: '10m' } }, env)))).toBe('Burstable');
+  });
+});
+
 describe('a large create computed on a worker', () => {
   it('stores the object and managedFields the inline path stores, and answers with its text', async () => {
     const o1 = opts({ serialisedResult: true });

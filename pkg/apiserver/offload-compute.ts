@@ -189,7 +189,7 @@ export function createFinish(info: ResourceInfo, obj: KubeObject, opts: ComputeO
 function prepareForCreate(info: ResourceInfo, obj: KubeObject): void {
   switch (info.kind) {
     case 'Pod':
-      obj.status = { phase: 'Pending', qosClass: qosClassOf(obj) };
+      obj.status = { phase: 'Pending', qosClass: qosClassOf(obj.spec ?? {}) };
       break;
     case 'Namespace':
       obj.status = { phase: 'Active' };
