@@ -39,7 +39,7 @@ const argValue = (flag: string): string | undefined => {
 };
 /** `--cpu-prof DIR`: the server runs under `node --cpu-prof` (profile written to DIR when it stops); phase marks are printed */
 const profDir = argValue('--cpu-prof');
-/** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) once the churn phase has run */
+/** `--heap-snapshot`: the server writes a heap snapshot (in its working directory) at the steady RSS figure, 30 s after the churn */
 const heapSnapshot = process.argv.includes('--heap-snapshot');
 const churnOnly = process.argv.includes('--churn-only');
 /** `--server-node-options "FLAGS"`: Node/V8 flags for the server only (NODE_OPTIONS), e.g. to compare heap settings */
@@ -630,11 +630,6 @@ async function main(): Promise<void> {
     const mem = rssMb(spid);
     const smaps = smapsMb(spid);
     const heap = await heapMb(probeOut);
-    if (heapSnapshot) {
-      process.kill(spid, 'SIGUSR2');
-      process.stderr.write('  heap snapshot asked for (SIGUSR2); waiting 90 s for it to be written\n');
-      await sleep(90_000);
-    }
     row(`master RSS at ${N.large} nodes / ${N.churn} pods, 5 s after the churn`, `${fmt(mem.rss)} MB (peak ${fmt(mem.hwm)} MB; ${heap})`);
     row(`  where it is (RSS by mapping)`, smaps);
     // the steady figure is the target's: by then the server's heap reducer (pkg/util/heapreducer.ts) has had its turn
@@ -650,6 +645,12 @@ async function main(): Promise<void> {
     row(`master RSS at ${N.large} nodes / ${N.churn} pods, steady (30 s after the churn)`, `${fmt(settled.rss)} MB; ${await heapMb(probeOut, true)}${settledGc}`, `≤ ${TARGETS.rssMb} MB`);
     row(`  where it is (RSS by mapping)`, smapsMb(spid));
     json.rss500settled = settled;
+    if (heapSnapshot) {
+      // at the steady figure's moment (the target's), before the diagnostic compacting GC below changes the heap
+      process.kill(spid, 'SIGUSR2');
+      process.stderr.write('  heap snapshot asked for (SIGUSR2); waiting 90 s for it to be written\n');
+      await sleep(90_000);
+    }
     row(`  after a compacting GC (diagnostic: what fragmentation holds)`, await compactedMb(probeOut, spid));
     try {
       const e = JSON.parse(eldChurn) as { p50: number; p99: number; max: number; gc: { n: number; totalMs: number; p99: number; max: number; over50: number } };
