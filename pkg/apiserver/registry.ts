@@ -12,7 +12,7 @@ import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { decodeContinue, encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
 import { SERIALISED, type Serialised } from '../store/mvcc.ts';
-import { WatchCache, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
+import { WatchCache, WindowBudget, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
 import { ServiceAllocator, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
 import type { Eviction } from 'kubernetes-types/policy/v1.js';
@@ -321,13 +321,15 @@ export class Registry {
   /** the watch caches, one per resource, made on first use; `watchCacheOptions` applies to those made after it is set */
   private readonly caches = new Map<string, WatchCache>();
   watchCacheOptions: WatchCacheOptions = {};
+  /** one bound for the event windows of all the caches (unless watchCacheOptions names another) */
+  readonly windowBudget = new WindowBudget();
 
   /** cacheFor returns the resource's watch cache, filled. */
   async cacheFor(info: ResourceInfo): Promise<WatchCache> {
     const key = storeKey(info);
     let c = this.caches.get(key);
     if (!c) {
-      c = new WatchCache(this.store, info, { log: this.log, ...this.watchCacheOptions });
+      c = new WatchCache(this.store, info, { log: this.log, budget: this.windowBudget, ...this.watchCacheOptions });
       this.caches.set(key, c);
     }
     try {

@@ -10,7 +10,7 @@ import type { KubeObject } from '../api/types.ts';
 import { parseFieldSelector } from '../api/selectors.ts';
 import { openSqliteStore, StoreError, type Store } from '../store/index.ts';
 import { Registry } from './registry.ts';
-import { TextPacker, WatchCache, type CacheTarget, type Delivery } from './watchcache.ts';
+import { TextPacker, WatchCache, WindowBudget, type CacheTarget, type Delivery } from './watchcache.ts';
 
 const POD = lookupKind('v1', 'Pod')!;
 const CM = lookupKind('v1', 'ConfigMap')!;
@@ -88,6 +88,39 @@ describe('WatchCache', () => {
     await store.create('pods', pod('p10'));
     await settled(c);
     expect(r.got.at(-1)).toBe('ADDED p10');
+  });
+
+  it('shares one byte bound among caches: past it the oldest event of all leaves first, and each cache keeps its newest', async () => {
+    const cm = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { k: 'x'.repeat(200) } });
+    const probe = await store.create('configmaps', cm('probe'));
+    const size = JSON.stringify(probe).length; // about one event's text
+    const budget = new WindowBudget(size * 6);
+    const pods = cache({ budget });
+    const cms = cache({ budget }, CM);
+    await Promise.all([pods.ready(), cms.ready()]);
+    for (let i = 0; i < 3; i++) await store.create('pods', pod(`p${i}`));
+    await settled(pods);
+    expect(pods.windowLength).toBe(3);
+    await new Promise((r) => setTimeout(r, 5)); // the config maps' events come later than the pods'
+    for (let i = 0; i < 8; i++) await store.create('configmaps', cm(`c${i}`));
+    await settled(cms);
+    expect(budget.bytes).toBeLessThanOrEqual(budget.maxBytes);
+    // the pods' events were older than every config map's: they left first, all but the newest
+    expect(pods.windowLength).toBe(1);
+    expect(pods.oldest).toBe(3); // rev 1 the probe, 2–4 the pods: the window holds what came after 3
+    expect(cms.windowLength).toBeGreaterThan(1);
+    expect(cms.windowLength).toBeLessThan(9);
+    // a watcher resuming from before its cache's window gets 410 from the cache (the registry then asks the store)
+    expect(() => pods.watch(all, 2, recorder())).toThrow(StoreError);
+    const r = recorder();
+    pods.watch(all, 3, r);
+    expect(r.got).toEqual(['ADDED p2']);
+    // a stopped cache gives its bytes back
+    const before = budget.bytes;
+    pods.stop();
+    expect(budget.bytes).toBeLessThan(before);
+    cms.stop();
+    expect(budget.bytes).toBe(0);
   });
 
   it('starts from the store\'s oldest revision, so watchers resume from anywhere in its history', async () => {

@@ -21,6 +21,11 @@ export interface WatchCacheOptions {
    * from before the window is served by a store watch of its own (the store keeps the history)
    */
   maxBytes?: number;
+  /**
+   * a bound the windows of several caches share (the registry gives all its caches one): when their texts together
+   * pass it, the oldest event of them all leaves first
+   */
+  budget?: WindowBudget;
   /** a watcher whose unsent output passes this many bytes is closed; it re-lists, as upstream (default 16 MiB) */
   watcherQueueBytes?: number;
   /** how long a consistent read waits for the cache to reach the store's revision before giving up (default 3 000 ms) */
@@ -37,6 +42,66 @@ export interface WatchCacheOptions {
    */
   packAfterMs?: number;
   log?: Logger;
+}
+
+/** WindowMember is what a WindowBudget sees of one cache's window. */
+interface WindowMember {
+  /** when the window's oldest event came, or undefined when it holds only its newest (which always stays) */
+  oldestAt(): number | undefined;
+  /** dropOldest drops that event (the member reports the bytes it frees through WindowBudget.release) */
+  dropOldest(): void;
+}
+
+/**
+ * WindowBudget bounds the event windows of all the caches that share it by the bytes of object text they hold
+ * together (default 24 MiB). Past the bound, the oldest event among all of them leaves first, so every resource's
+ * window reaches back to the same moment: 500 nodes' lease renewals and status heartbeats no longer keep minutes of
+ * history each (16 MiB a resource before, ~40 MB for nodes and leases alone) beside the pods' few seconds of churn.
+ * A watcher that resumes from before its cache's window is served from the store's history, as before.
+ */
+export class WindowBudget {
+  readonly maxBytes: number;
+  #bytes = 0;
+  readonly #members = new Set<WindowMember>();
+
+  constructor(maxBytes = 24 * 1024 * 1024) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** bytes is the object text all the members' windows hold. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  join(m: WindowMember): void {
+    this.#members.add(m);
+  }
+
+  leave(m: WindowMember, bytes: number): void {
+    if (this.#members.delete(m)) this.#bytes -= bytes;
+  }
+
+  hold(bytes: number): void {
+    this.#bytes += bytes;
+  }
+
+  release(bytes: number): void {
+    this.#bytes -= bytes;
+  }
+
+  /** enforce drops the oldest events of all the members until their texts fit (each member keeps its newest). */
+  enforce(): void {
+    while (this.#bytes > this.maxBytes) {
+      let oldest: WindowMember | undefined;
+      let at = Infinity;
+      for (const m of this.#members) {
+        const t = m.oldestAt();
+        if (t !== undefined && t < at) (at = t), (oldest = m);
+      }
+      if (!oldest) return;
+      oldest.dropOldest();
+    }
+  }
 }
 
 /** DISPATCH_SLICE_MS bounds one turn of fan-out; a longer burst continues on the next turn of the event loop. */
@@ -212,6 +277,11 @@ export class WatchCache {
   readonly #maxBytes: number;
   /** bytes of object text the window's events hold */
   #windowBytes = 0;
+  readonly #budget: WindowBudget | undefined;
+  readonly #member: WindowMember = {
+    oldestAt: () => (this.#events.length - this.#head > 1 ? this.#events[this.#head].t : undefined),
+    dropOldest: () => this.#dropOldest(),
+  };
   readonly #queueBytes: number;
   readonly #freshTimeoutMs: number;
   readonly #log: Logger | undefined;
@@ -250,6 +320,8 @@ export class WatchCache {
     this.#windowMs = opts.windowMs ?? 300_000;
     this.#maxEvents = opts.maxEvents ?? 100_000;
     this.#maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
+    this.#budget = opts.budget;
+    this.#budget?.join(this.#member);
     this.#queueBytes = opts.watcherQueueBytes ?? 16 * 1024 * 1024;
     this.#freshTimeoutMs = opts.freshTimeoutMs ?? 3000;
     this.#log = opts.log;
@@ -291,6 +363,7 @@ export class WatchCache {
 
   stop(): void {
     this.#stopped = true;
+    this.#budget?.leave(this.#member, this.#windowBytes);
     clearTimeout(this.#packTimer);
     this.#watch?.stop();
     for (const w of this.#waiters) w.resolve();
@@ -484,6 +557,7 @@ export class WatchCache {
     if (old) cached.prev = { labels: old.labels, fields: old.fields };
     this.#events.push(cached);
     this.#windowBytes += cached.raw.length;
+    this.#budget?.hold(cached.raw.length);
     this.#trim(cached.t);
     this.#applied = ev.revision;
     this.#pending.push(cached);
@@ -512,15 +586,24 @@ export class WatchCache {
     while (
       this.#head < this.#events.length &&
       (this.#events.length - this.#head > this.#maxEvents || this.#events[this.#head].t < cutoff || (this.#windowBytes > this.#maxBytes && this.#events.length - this.#head > 1))
-    ) {
-      const ev = this.#events[this.#head];
-      this.#floor = ev.revision;
-      this.#windowBytes -= ev.raw.length;
-      // the window no longer holds the text: if this is still the object's state, it is packed on the next turn
-      if (this.#packer && ev.type !== 'DELETED' && this.#isCurrent(ev.cur)) this.#toPack.push({ e: ev.cur, at: ev.t });
-      this.#events[this.#head] = undefined as unknown as CachedEvent; // the text goes with the event, not with the array
-      this.#head++;
+    )
+      this.#dropOldest();
+    this.#budget?.enforce();
+  }
+
+  /** #dropOldest takes the window's oldest event out; the floor rises with it. */
+  #dropOldest(): void {
+    const ev = this.#events[this.#head];
+    this.#floor = ev.revision;
+    this.#windowBytes -= ev.raw.length;
+    this.#budget?.release(ev.raw.length);
+    // the window no longer holds the text: if this is still the object's state, it is packed on the next turn
+    if (this.#packer && ev.type !== 'DELETED' && this.#isCurrent(ev.cur)) {
+      this.#toPack.push({ e: ev.cur, at: ev.t });
+      this.#schedule();
     }
+    this.#events[this.#head] = undefined as unknown as CachedEvent; // the text goes with the event, not with the array
+    this.#head++;
     if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
       this.#events = this.#events.slice(this.#head);
       this.#head = 0;
