@@ -55,7 +55,7 @@ const hollowNice = Number(argValue('--hollow-nice') ?? 10);
  * KUBELING_BENCH_V8_FLAGS; they are set before the server's code loads.
  */
 const PROBE = `import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -82,7 +82,7 @@ if (f) setInterval(() => {
       writeFileSync(f + '.afterlr', JSON.stringify({ ...process.memoryUsage(), ms: performance.now() - t }));
     }
     const m = process.memoryUsage();
-    writeFileSync(isMainThread ? f : f + '.t' + threadId, JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, malloced: getHeapStatistics().malloced_memory }));
+    writeFileSync(isMainThread ? f : f + '.t' + threadId, JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, malloced: getHeapStatistics().malloced_memory, spaces: Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, [x.space_size, x.space_used_size]])) }));
   } catch {}
 }, 1000).unref();
 `;
@@ -109,6 +109,9 @@ async function heapMb(file: string, gcFirst = false): Promise<string> {
     }
     if (!m) throw new Error('unreadable');
     parts.push(`heap ${mb(m.heapUsed)} used / ${mb(m.heapTotal)} committed, external ${mb(m.external)} (buffers ${mb(m.arrayBuffers)}), V8's malloc ${mb((m as { malloced?: number }).malloced ?? 0)}`);
+    // the heap's spaces, committed (used) in MB, where above 1 MB: new_space is the young generation's semi-spaces
+    const spaces = (m as { spaces?: Record<string, [number, number]> }).spaces;
+    if (spaces) parts.push(`spaces ${Object.entries(spaces).filter(([, [size]]) => size >= 2 ** 20).map(([n, [size, used]]) => `${n.replace(/_space$/, '')} ${mb(size)} (${mb(used)})`).join(', ')}`);
     if (gcFirst && existsSync(file + '.aftergc')) {
       const g = JSON.parse(readFileSync(file + '.aftergc', 'utf8')) as NodeJS.MemoryUsage;
       parts.push(`after full GC ${mb(g.heapUsed)} live / ${mb(g.heapTotal)} committed`);
