@@ -60,6 +60,8 @@ export interface InformerOptions {
   pageSize?: number;
   /** transform rewrites each object before it is cached (upstream's SetTransform), e.g. stripManagedFields */
   transform?: TransformFunc;
+  /** share runs last, once the object's strings are pooled: it may put frozen parts shared with other objects in it (sharingSubtrees) */
+  share?: TransformFunc;
 }
 
 /** TransformFunc may change the object it is given (it is the informer's own copy) and returns what to cache. */
@@ -312,9 +314,7 @@ export class SharedIndexInformer implements SharedInformer {
       const rv = ev.object.metadata?.resourceVersion;
       if (rv) this.resourceVersion = rv;
       if (ev.type === 'BOOKMARK') return;
-      const obj = this.transformed(ev.object);
-      this.fill(obj);
-      this.apply(ev.type, obj);
+      this.apply(ev.type, this.transformed(ev.object));
     };
     this.watchHandle = this.client.watch(
       this.info,
@@ -339,7 +339,6 @@ export class SharedIndexInformer implements SharedInformer {
     const seen = new Set<string>();
     for (const listed of items) {
       const item = this.transformed(listed);
-      this.fill(item);
       const k = keyOf(item);
       seen.add(k);
       const old = this.store.get(k);
@@ -380,9 +379,14 @@ export class SharedIndexInformer implements SharedInformer {
     return { items, resourceVersion: rv };
   }
 
-  /** transformed applies the transform and shares the object's short strings with the rest of the caches (StringPool). */
+  /**
+   * transformed fills in apiVersion and kind, applies the transform, shares the object's short strings with the rest
+   * of the caches (StringPool), then applies `share`.
+   */
   private transformed(obj: KubeObject): KubeObject {
-    return strings.intern(this.opts.transform ? this.opts.transform(obj) : obj);
+    this.fill(obj);
+    const o = strings.intern(this.opts.transform ? this.opts.transform(obj) : obj);
+    return this.opts.share ? this.opts.share(o) : o;
   }
 
   /** fill sets apiVersion/kind that list items may lack. */
@@ -445,6 +449,9 @@ export class SharedIndexInformer implements SharedInformer {
   }
 }
 
+/** FactoryOptions apply to every informer of a factory (see InformerOptions). */
+export type FactoryOptions = Pick<InformerOptions, 'resyncMs' | 'pageSize' | 'transform' | 'share'>;
+
 /**
  * SharedInformerFactory hands out one informer per resource, so however many controllers watch pods there is one
  * list+watch of pods. Informers asked for after start() start at once.
@@ -452,12 +459,12 @@ export class SharedIndexInformer implements SharedInformer {
 export class SharedInformerFactory {
   private readonly client: ApiClient;
   private readonly log: Logger;
-  private readonly opts: { resyncMs?: number; pageSize?: number; transform?: TransformFunc };
+  private readonly opts: FactoryOptions;
   private readonly informers = new Map<string, SharedIndexInformer>();
   private started = false;
   private stopped = false;
 
-  constructor(client: ApiClient, log: Logger, opts: { resyncMs?: number; pageSize?: number; transform?: TransformFunc } = {}) {
+  constructor(client: ApiClient, log: Logger, opts: FactoryOptions = {}) {
     this.client = client;
     this.log = log;
     this.opts = opts;
@@ -467,7 +474,7 @@ export class SharedInformerFactory {
     const id = `${info.group}/${info.version}/${info.resource}`;
     let inf = this.informers.get(id);
     if (!inf) {
-      inf = new SharedIndexInformer(this.client, info, this.log.child({ informer: info.resource }), { resyncMs: this.opts.resyncMs, pageSize: this.opts.pageSize, transform: this.opts.transform });
+      inf = new SharedIndexInformer(this.client, info, this.log.child({ informer: info.resource }), { resyncMs: this.opts.resyncMs, pageSize: this.opts.pageSize, transform: this.opts.transform, share: this.opts.share });
       this.informers.set(id, inf);
       if (this.started && !this.stopped) inf.run();
     }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import { EventRecorder } from '../client/events.ts';
 import { SharedInformerFactory, stripManagedFields } from '../client/informer.ts';
+import { sharingSubtrees } from '../client/share.ts';
 import type { ApiClient } from '../client/interface.ts';
 import { LeaderElector } from '../client/leaderelection.ts';
 import type { Controller, ControllerFactory, ControllerOptions } from './types.ts';
@@ -34,12 +35,13 @@ export interface ControllerManager {
 export function startControllerManager(o: ManagerOptions): ControllerManager {
   const terms = new Map<string, { stop(): Promise<void> }>();
   const electors: LeaderElector[] = [];
-  // made with the first term; cached objects without managedFields, as upstream's controller manager and scheduler keep them
+  // made with the first term; cached objects without managedFields, as upstream's controller manager and scheduler keep
+  // them, and with the parts that repeat across objects shared (read-only) among them
   let shared: { factory: SharedInformerFactory; client: ApiClient } | undefined;
   const sharedFactory = () => {
     if (!shared) {
       const client = o.clientFor('kubeling-informers');
-      shared = { client, factory: new SharedInformerFactory(client, o.log.child({ part: 'informers' }), { transform: stripManagedFields }) };
+      shared = { client, factory: new SharedInformerFactory(client, o.log.child({ part: 'informers' }), { transform: stripManagedFields, share: sharingSubtrees() }) };
     }
     return shared.factory;
   };
