@@ -13,7 +13,8 @@ describe('shouldReduce', () => {
   const cases: { name: string; state: ReducerState; run: boolean; why?: string }[] = [
     { name: 'a settled, fragmented heap on a calm loop', state: { samples: samples([420, 421, 420, 422]) }, run: true },
     { name: 'little spare heap (committed close to used)', state: { samples: samples([200, 200, 200, 200]) }, run: false, why: 'little spare heap' },
-    { name: 'spare under the ratio of used (committed less than twice what is live)', state: { samples: samples([290, 290, 290, 290]) }, run: false, why: 'little spare heap' },
+    { name: 'spare under the ratio of used (committed less than 1.5 times what is live)', state: { samples: samples([220, 220, 220, 220]) }, run: false, why: 'little spare heap' },
+    { name: 'spare over the ratio: 226 MB committed for 131 MB live', state: { samples: samples([226, 226, 226, 226], { usedMb: 131 }) }, run: true },
     { name: 'watched for less than the stability window', state: { samples: samples([420, 420]) }, run: false, why: 'watched too briefly' },
     { name: 'heap still growing (a burst in progress)', state: { samples: samples([300, 340, 380, 420]) }, run: false, why: 'heap still growing' },
     { name: 'event loop busy', state: { samples: samples([420, 420, 420, 420], { utilization: 0.95 }) }, run: false, why: 'event loop busy' },
@@ -24,7 +25,7 @@ describe('shouldReduce', () => {
       why: 'event loop busy',
     },
     { name: 'ran less than two minutes ago', state: { samples: samples([420, 420, 420, 420], { end: 200_000 }), lastRunAt: 90_000, committedAfterLastRun: 180 * MB }, run: false, why: 'ran recently' },
-    { name: 'has not grown since the last run', state: { samples: samples([235, 235, 235, 235], { usedMb: 100, end: 200_000 }), lastRunAt: 0, committedAfterLastRun: 180 * MB }, run: false, why: 'not grown since the last run' },
+    { name: 'has not grown since the last run', state: { samples: samples([220, 220, 220, 220], { usedMb: 100, end: 200_000 }), lastRunAt: 0, committedAfterLastRun: 180 * MB }, run: false, why: 'not grown since the last run' },
     { name: 'grown again long after the last run', state: { samples: samples([420, 420, 420, 420], { end: 200_000 }), lastRunAt: 0, committedAfterLastRun: 180 * MB }, run: true },
   ];
   for (const c of cases) {
