@@ -351,7 +351,11 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       if (method === 'DELETE') {
         const dopts = deleteOptions(req, q);
         const gone = await registry.deleteCollection(info, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, dopts);
-        return json(reply, 200, { kind: info.listKind, apiVersion: apiVersionOf(info), metadata: {}, items: gone });
+        // the answer lists every deleted object (5,000 pods: ~25 MB); written a page at a time, as a whole list is, never as one string
+        const head = JSON.stringify({ kind: info.listKind, apiVersion: apiVersionOf(info), metadata: {} });
+        const page = (from: number) => ({ items: gone.slice(from, from + LIST_PAGE).map((o) => JSON.stringify(o)), continue: from + LIST_PAGE < gone.length ? String(from + LIST_PAGE) : undefined });
+        const first = page(0);
+        return streamList(reply, head, first.items, first.continue, async (cont) => page(Number(cont)));
       }
       throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     }

@@ -479,3 +479,17 @@ describe('kubectl views', () => {
     expect(k(['get', 'pod', 'tobind', '-o', 'wide']).stdout).toMatch(/^tobind\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+node-1/m);
   });
 });
+
+describe('large answers', () => {
+  it('answers the delete of a collection larger than a page with every deleted object, written a page at a time', async () => {
+    const names = Array.from({ length: 520 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((n) => api.req('POST', CMS, { metadata: { name: n, labels: { big: 'yes' } }, data: { k: n } })));
+    const r = await api.req('DELETE', `${CMS}?labelSelector=big%3Dyes`);
+    expect(r.status, r.text.slice(0, 200)).toBe(200);
+    expect(r.body.kind).toBe('ConfigMapList');
+    expect(r.body.apiVersion).toBe('v1');
+    expect(r.body.items.map((i: any) => i.metadata.name).sort()).toEqual(names);
+    expect(r.body.items.every((i: any) => i.data.k === i.metadata.name)).toBe(true);
+    expect((await api.req('GET', `${CMS}?labelSelector=big`)).body.items).toEqual([]);
+  });
+});
