@@ -4,6 +4,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ApiError } from '../api/errors.ts';
 import type { ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
+import { Generations } from '../util/generations.ts';
 import type { ApiClient, WatchHandle } from './interface.ts';
 
 /** ResourceEventHandler receives the cache's changes. Objects are shared with the cache: clone before mutating. */
@@ -90,32 +91,21 @@ export const stripManagedFields: TransformFunc = (obj) => {
  * in every generation, stay. The objects keep their strings either way: the pool only decides which copy they get.
  */
 export class StringPool {
-  private young = new Map<string, string>();
-  private old = new Map<string, string>();
-  private readonly limit: number;
+  private readonly pool: Generations<string>;
   private readonly maxLength: number;
 
   constructor(limit = 16_384, maxLength = 64) {
-    this.limit = limit;
+    this.pool = new Generations(limit);
     this.maxLength = maxLength;
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.pool.size;
   }
 
   /** get returns the pool's copy of `s` (adding it), or `s` itself when it is too long to be worth pooling. */
   get(s: string): string {
-    if (s.length > this.maxLength) return s;
-    let p = this.young.get(s);
-    if (p !== undefined) return p;
-    p = this.old.get(s) ?? s;
-    if (this.young.size >= this.limit) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(s, p);
-    return p;
+    return s.length > this.maxLength ? s : this.pool.intern(s, s);
   }
 
   /** intern replaces, in place, every short string value of a JSON object tree by the pool's copy; returns it. */

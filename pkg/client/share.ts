@@ -1,6 +1,7 @@
 // share: cached objects of one kind share, read-only, the parts that repeat across them (a Deployment's pods carry the
 // same labels, owner, tolerations, token volume, requests and — for pods started in the same second — conditions).
 import type { KubeObject } from '../api/types.ts';
+import { Generations } from '../util/generations.ts';
 import type { TransformFunc } from './informer.ts';
 
 /**
@@ -35,37 +36,28 @@ type Json = Record<string, unknown> | unknown[];
 type Step = { name: string; each: boolean };
 
 /**
- * SubtreePool dedupes JSON values by their text. Two generations bound it, as StringPool does: once the young one
- * holds `limit` values the old one is dropped, so one-off values fade out while the repeated ones stay. A value taken
- * into the pool is frozen, deeply: it is shared by every object that has an equal part, and a write to it (a bug in a
- * cache reader: cached objects are read-only, as upstream's informers) throws instead of changing them all.
+ * SubtreePool dedupes JSON values by their text, in two generations as StringPool does (Generations): one-off values
+ * fade out while the repeated ones stay. A value taken into the pool is frozen, deeply: it is shared by every object
+ * that has an equal part, and a write to it (a bug in a cache reader: cached objects are read-only, as upstream's
+ * informers) throws instead of changing them all.
  */
 export class SubtreePool {
-  private young = new Map<string, Json>();
-  private old = new Map<string, Json>();
-  private readonly limit: number;
+  private readonly pool: Generations<Json>;
 
   constructor(limit = 4096) {
-    this.limit = limit;
+    this.pool = new Generations(limit);
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.pool.size;
   }
 
   /** get returns the pool's value equal to v (adding v, frozen), or v itself when it is too large to pool. */
   get(v: Json): Json {
     const key = JSON.stringify(v);
     if (key.length > MAX_KEY_CHARS) return v;
-    let p = this.young.get(key);
-    if (p !== undefined) return p;
-    p = this.old.get(key) ?? deepFreeze(v);
-    if (this.young.size >= this.limit) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(key, p);
-    return p;
+    const p = this.pool.intern(key, v);
+    return p === v ? deepFreeze(v) : p;
   }
 }
 
