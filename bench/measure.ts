@@ -25,6 +25,16 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** mainThreadCpuSeconds is cpuSeconds of a process's main thread alone (its event loop, for a Node process); NaN if unreadable. */
+export function mainThreadCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** ProcInfo is what pidsWhere shows of a process: its pid, command name and argument vector. */
 export interface ProcInfo {
   pid: number;

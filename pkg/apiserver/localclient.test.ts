@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { types } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
@@ -179,6 +180,20 @@ describe('LocalClient answers as the HTTP Client does', () => {
     expect(r[16]).toMatchObject({ error: { code: 422 } });
     expect(r[18]).toMatchObject({ error: { code: 404 } });
     expect((r[3] as KubeObject).metadata.managedFields?.[0]?.manager).toBe('kube-controller-manager');
+  });
+
+  it('a write answers the local caller with a plain object of its own, equal to what is stored', async () => {
+    // as every case here, on both environments (the servers' revisions stay in step)
+    await both(async (c) => {
+      const made = await c.create(CM, 'default', cm('own', { a: '1' }, { app: 'own' }));
+      const patched = await c.patch(CM, 'default', 'own', { data: { b: '2' } });
+      for (const o of [made, patched]) expect(types.isProxy(o)).toBe(false);
+      expect(patched).toEqual(await c.get(CM, 'default', 'own'));
+      patched.metadata.labels!.app = 'changed by the caller';
+      expect((await c.get(CM, 'default', 'own')).metadata.labels).toEqual({ app: 'own' });
+      await c.delete(CM, 'default', 'own');
+      return [normalize(made)];
+    });
   });
 
   it('lists with selectors, limit and continue', async () => {

@@ -7,6 +7,7 @@ import type { KubeObject, Status, WatchEvent } from '../api/types.ts';
 import type { ApiClient, DeleteOptions, ListQuery, ListResult, PatchKind, WatchHandle, WatchQuery, WriteQuery } from '../client/interface.ts';
 import { LoadGate, TurnGate } from '../util/turns.ts';
 import type { CacheTarget } from './watchcache.ts';
+import { serialisedText } from './offload.ts';
 import { deleteOptionsFrom, withTypeMeta, type ListQuery as RegistryListQuery, type Registry, type WriteOptions } from './registry.ts';
 
 /** a watcher that falls this many events behind is closed, as the HTTP path closes a slow stream (it re-lists) */
@@ -66,7 +67,7 @@ export class LocalClient implements ApiClient {
     if (q.dryRun !== undefined && q.dryRun !== 'All') throw errors.badRequest(`Invalid dry run value: ${q.dryRun}`);
     const fv = q.fieldValidation ?? 'Warn';
     if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${fv}`);
-    return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [] };
+    return { dryRun: q.dryRun === 'All', fieldManager: q.fieldManager ?? this.fieldManager, fieldValidation: fv, warnings: [], serialisedResult: true };
   }
 
   /** write runs a mutating call of the given weight through the registry's TurnGate; a HEAVY one is paced by the loop's load first. */
@@ -283,7 +284,10 @@ export class LocalClient implements ApiClient {
 /** call runs one request and turns what it throws into the ApiError the HTTP client would throw; results are copies. */
 async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
-    return copy(await f());
+    const r = await f();
+    // a write answers with its stored text when it has it: parsed once, as the HTTP client would
+    const text = r !== null && typeof r === 'object' ? serialisedText(r) : undefined;
+    return text !== undefined ? (JSON.parse(text) as T) : copy(r);
   } catch (e) {
     throw asApiError(e);
   }

@@ -38,6 +38,8 @@ import {
   computeCreate,
   computeUpdate,
   decodeRequestBody,
+  splitText,
+  summaryOf,
   type ComputeOptions,
   type PatchType,
   type RequestBody,
@@ -465,7 +467,9 @@ export class Registry {
     }
     if (opts.dryRun) return withTypeMeta(info, obj);
     try {
-      return withTypeMeta(info, await this.store.create(storeKey(info), obj));
+      const shell = textShell(info, withTypeMeta(info, obj));
+      const saved = await this.store.create(storeKey(info), shell);
+      return this.result(stampedText(shell, saved), opts);
     } catch (e) {
       await allocation?.undo();
       if (e instanceof StoreError && e.code === 'AlreadyExists') throw errors.alreadyExists(gr(info), meta.name!);
@@ -791,16 +795,17 @@ export class Registry {
       let allocation: Allocation | undefined;
       if (info.kind === 'Service') allocation = await this.allocator.allocate(next, old, opts.dryRun);
       if (opts.dryRun) return next;
+      const shell = textShell(info, withTypeMeta(info, next));
       let saved: KubeObject;
       try {
-        saved = await this.store.update(key, next, Number(cur.metadata.resourceVersion));
+        saved = this.result(stampedText(shell, await this.store.update(key, shell, Number(cur.metadata.resourceVersion))), opts);
       } catch (e) {
         await allocation?.undo();
         if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
         throw mapStoreError(e, info, name);
       }
       if (info.kind === 'Service') await this.allocator.release(old, saved).catch((e) => this.log.warn({ err: e, service: name }, 'releasing allocations failed'));
-      return withTypeMeta(info, saved);
+      return saved;
     }
   }
 
@@ -891,7 +896,7 @@ export class Registry {
       pod.status = { ...(pod.status ?? {}), conditions: conds };
       if (opts.dryRun) return;
       try {
-        await this.store.update(key, pod, stored);
+        await this.store.update(key, textShell(info, pod), stored);
         return;
       } catch (e) {
         if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
@@ -1016,7 +1021,8 @@ export class Registry {
         if (unchanged(cur, next)) return withTypeMeta(info, cur);
         if (opts.dryRun) return withTypeMeta(info, next);
         try {
-          return withTypeMeta(info, await this.store.update(key, next, Number(cur.metadata.resourceVersion)));
+          const shell = textShell(info, withTypeMeta(info, next));
+          return this.result(stampedText(shell, await this.store.update(key, shell, Number(cur.metadata.resourceVersion))), opts);
         } catch (e) {
           if (e instanceof StoreError && e.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES) continue;
           throw mapStoreError(e, info, name);
@@ -1331,6 +1337,23 @@ function requestBody(b: LargeBody): RequestBody {
 function shellOf(w: Written): KubeObject {
   const parts: Serialised = { before: w.before, after: w.after, summary: w.summary };
   return { metadata: { name: w.name, namespace: w.namespace, ...(w.labels ? { labels: w.labels } : {}) }, [SERIALISED]: parts } as KubeObject;
+}
+
+/**
+ * textShell is `obj` serialised once, on the write's path: the store keeps that text as it is (no second
+ * serialisation), its watch event is routed by the summary (never parsed to route it), and the write answers with the
+ * text stamped (stampedText) instead of the stored text parsed again. `obj` must carry apiVersion and kind.
+ */
+function textShell(info: ResourceInfo, obj: KubeObject): KubeObject {
+  const labels = obj.metadata.labels;
+  const parts: Serialised = { ...splitText(obj), summary: summaryOf(info, obj) };
+  return { metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, ...(labels ? { labels } : {}) }, [SERIALISED]: parts } as KubeObject;
+}
+
+/** stampedText is the text a textShell was stored as: its halves joined by the revision the store gave it. */
+function stampedText(shell: KubeObject, saved: KubeObject): string {
+  const parts = (shell as KubeObject & { [SERIALISED]: Serialised })[SERIALISED];
+  return parts.before + JSON.stringify(saved.metadata.resourceVersion) + parts.after;
 }
 
 /** computeInline runs a worker's task on the event loop (a registry without an offload pool: unit tests). */

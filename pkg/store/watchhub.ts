@@ -32,13 +32,14 @@ interface Listener {
 export const LAZY_BYTES = 64 * 1024;
 
 /**
- * toEvent makes the event watchers receive from a change. A large value's `object` is parsed when first read, `prev`
- * always: a watcher that routes by the key, the summary and the text (the watch cache) never parses a large value.
+ * toEvent makes the event watchers receive from a change. A large value's `object` is parsed when first read, and so
+ * is the object of a change that carries its summary; `prev` always: a watcher that routes by the key, the summary
+ * and the text (the watch cache) never parses those.
  */
 export function toEvent(c: Change): StoreEvent {
   const value = c.value;
   let ev: StoreEvent;
-  if (value.length < LAZY_BYTES) {
+  if (value.length < LAZY_BYTES && !c.summary) {
     ev = { type: c.type, revision: c.revision, resource: c.resource, namespace: c.namespace, name: c.name, value, object: JSON.parse(value) as KubeObject };
   } else {
     ev = { type: c.type, revision: c.revision, resource: c.resource, namespace: c.namespace, name: c.name, value } as StoreEvent;
