@@ -636,6 +636,24 @@ describe('updateManagedFields', () => {
     expect((create.fieldsV1 as Record<string, unknown>)['f:metadata']).toEqual({ 'f:annotations': { 'f:kubectl.kubernetes.io/last-applied-configuration': {} } });
   });
 
+  it('a request that sends the stored managedFields back unchanged gets what one without them gets', () => {
+    const created = updateManagedFields(undefined, obj, 'kubectl-create', 'Update', T0);
+    const scaled = updateManagedFields(created, { ...created, spec: { ...created.spec, replicas: 5 } }, 'kubectl-scale', 'Update', T1);
+    const writes: [KubeObject, string][] = [
+      [{ ...scaled, spec: { ...scaled.spec, replicas: 7 } }, 'kubectl-scale'],
+      [{ ...scaled, spec: { ...scaled.spec, replicas: 7 } }, 'hpa'],
+      [{ ...scaled, status: { replicas: 5 } }, 'kube-controller-manager'],
+      [applyStrategicMergePatch(scaled, { metadata: { labels: null } }, DEPLOY), 'kubectl-label'],
+    ];
+    for (const [next, manager] of writes) {
+      const { managedFields, ...meta } = next.metadata;
+      const sentBack = updateManagedFields(scaled, structuredClone(next), manager, 'Update', '2024-01-03T00:00:00Z');
+      const without = updateManagedFields(scaled, { ...structuredClone(next), metadata: meta }, manager, 'Update', '2024-01-03T00:00:00Z');
+      expect(managedFields).toEqual(scaled.metadata.managedFields);
+      expect(sentBack.metadata.managedFields).toEqual(without.metadata.managedFields);
+    }
+  });
+
   it('a request carrying managedFields: [] resets them', () => {
     const created = updateManagedFields(undefined, obj, 'kubectl-create', 'Update', T0);
     const out = updateManagedFields(created, { ...created, metadata: { ...created.metadata, managedFields: [] }, spec: { ...created.spec, replicas: 2 } }, 'm', 'Update', T1);

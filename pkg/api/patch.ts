@@ -884,8 +884,10 @@ export function updateManagedFields(
   const changed = new Set([...diff.added, ...diff.modified]);
   const id = managerId({ manager, operation, apiVersion: next.apiVersion, subresource });
   // the common write (a status update, a binding) touches a few fields of a stored object whose managedFields this
-  // server wrote: only the entries that own a touched field (and the writer's own) are decoded and encoded again
-  if (!fromRequest && Array.isArray(base)) {
+  // server wrote: only the entries that own a touched field (and the writer's own) are decoded and encoded again.
+  // A request that sends them back unchanged (a PUT of what it read, a patch, a status write) is such a write too.
+  const asStored = !fromRequest || (Array.isArray(old?.metadata?.managedFields) && deepEqual(base, old.metadata.managedFields));
+  if (asStored && Array.isArray(base)) {
     const fast = updateStoredManagers(base as ManagedFieldsEntry[], changed, diff.removed, id, { manager, operation, apiVersion: next.apiVersion, subresource }, now);
     if (fast) return withEntries(next as JsonMap, fast);
   }
