@@ -1,20 +1,17 @@
 // allocators.test: ClusterIP/NodePort claims live in the store, so two registries sharing one store never hand out a
 // value twice; deletes free claims; start() claims what older services hold and frees claims no service holds.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
 import { IP_CLAIMS, PORT_CLAIMS, dropTypeDependentFields, nthAddress, parseCidr, parsePortRange } from './allocators.ts';
 import { Registry } from './registry.ts';
 
 const SVC = lookupKind('v1', 'Service')!;
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 const registries: Registry[] = [];
 
@@ -32,14 +29,13 @@ async function claims(key: string): Promise<string[]> {
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-alloc-'));
-  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+  tmp = openTempStore('alloc', { compactEveryWrites: 0 });
+  store = tmp.store;
 });
 
 afterEach(async () => {
   for (const r of registries.splice(0)) r.stop();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await tmp.close();
 });
 
 describe('ServiceAllocator in the store', () => {

@@ -1,13 +1,10 @@
 // binding.test: POST pods/{name}/binding through the registry — nodeName, annotations and PodScheduled in one write, no
 // managedFields entry for the binder (upstream writes storage directly), and every precondition and conflict.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
 import type { UserInfo } from './auth/types.ts';
@@ -16,21 +13,20 @@ import { Registry } from './registry.ts';
 const POD = lookupKind('v1', 'Pod')!;
 const NS = lookupKind('v1', 'Namespace')!;
 
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 let reg: Registry;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-binding-'));
-  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+  tmp = openTempStore('binding', { compactEveryWrites: 0 });
+  store = tmp.store;
   reg = new Registry(store, silentLogger());
   await reg.start();
   await reg.create(NS, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } }, {});
 });
 
 afterAll(async () => {
-  await store?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await tmp?.close();
 });
 
 const pod = (name: string): KubeObject => ({

@@ -1,19 +1,16 @@
 // eventttl.test: Events expire --event-ttl after their last activity; the API server's sweep deletes them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { createCa, issueCert } from '../pki/certs.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
 import { createApiServer, type ApiServer } from './index.ts';
 
 const EV = lookupKind('v1', 'Event')!;
 const TTL_MS = 1500;
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 let api: ApiServer;
 
@@ -31,8 +28,8 @@ const event = (name: string, extra: Record<string, unknown>): KubeObject => ({
 const names = async () => (await api.registry.list(EV, 'default', {})).items.map((e) => e.metadata.name).sort();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-evttl-'));
-  store = openSqliteStore(join(dir, 'state.db'));
+  tmp = openTempStore('evttl');
+  store = tmp.store;
   const ca = await createCa('test-ca', 1);
   const serving = await issueCert(ca, { cn: 'kubeling', sans: { dns: ['localhost'], ips: ['127.0.0.1'] }, days: 1, server: true });
   api = await createApiServer({ store, logger: silentLogger(), tls: { certPem: serving.certPem, keyPem: serving.keyPem, caCertPem: ca.certPem }, tokens: new Map(), eventTtlMs: TTL_MS });
@@ -40,8 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await tmp?.close();
 });
 
 describe('event TTL', () => {

@@ -1,8 +1,5 @@
 // localclient.test: the contract test — every case runs against the HTTP Client and the in-process LocalClient, each
 // over its own real API server on a fresh SQLite store, and both must answer identically (objects, errors, watch events).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { types } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
@@ -11,7 +8,7 @@ import type { KubeObject, WatchEvent } from '../api/types.ts';
 import { Client } from '../client/client.ts';
 import type { ApiClient } from '../client/interface.ts';
 import { createCa, issueCert } from '../pki/certs.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
 import { createApiServer, type ApiServer } from './index.ts';
@@ -27,21 +24,21 @@ const UA = 'kube-controller-manager/v1.32.0';
 
 interface Env {
   name: string;
-  dir: string;
+  tmp: TempStore;
   store: Store;
   api: ApiServer;
   client: ApiClient;
 }
 
 async function makeEnv(name: string, local: boolean): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), `kubeling-lc-${name}-`));
-  const store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+  const tmp = openTempStore(`lc-${name}`, { compactEveryWrites: 0 });
+  const store = tmp.store;
   const ca = await createCa('test-ca', 1);
   const serving = await issueCert(ca, { cn: 'kubeling', sans: { dns: ['localhost'], ips: ['127.0.0.1'] }, days: 1, server: true });
   const api = await createApiServer({ store, logger: silentLogger(), tls: { certPem: serving.certPem, keyPem: serving.keyPem, caCertPem: ca.certPem }, tokens: new Map([['t0ken', 'admin']]) });
   const { port } = await api.listen(0, '127.0.0.1');
   const client: ApiClient = local ? new LocalClient(api.registry, { userAgent: UA }) : new Client({ server: `https://127.0.0.1:${port}`, token: 't0ken', caPem: ca.certPem, userAgent: UA });
-  return { name, dir, store, api, client };
+  return { name, tmp, store, api, client };
 }
 
 let http: Env;
@@ -57,8 +54,7 @@ afterAll(async () => {
     if (!e) continue;
     await e.client.close();
     await e.api.close();
-    await e.store.close();
-    rmSync(e.dir, { recursive: true, force: true });
+    await e.tmp.close();
   }
 });
 

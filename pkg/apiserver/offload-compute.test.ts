@@ -1,13 +1,11 @@
 // offload-compute.test: a large write computed on a worker stores the same object, managedFields, warnings and errors as the inline path; a conflict during the async compute is retried; lazy results render their text unparsed; its watch events are routed by the summary it carries, and a GET of it sends the stored text.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { openSqliteStore, type Store, type StoreEvent } from '../store/index.ts';
+import type { Store, StoreEvent } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import { computeCreate, computeUpdate, decodeRequestBody, summaryOf } from './offload-compute.ts';
 import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, typedText, type TaskName, type Tasks } from './offload.ts';
 import { Registry, type WriteOptions } from './registry.ts';
@@ -18,20 +16,19 @@ const depInfo = lookupKind('apps/v1', 'Deployment')!;
 const pool = new OffloadPool({ size: 1, idleMs: 200 });
 afterAll(() => pool.close());
 
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 let registry: Registry;
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-offload-'));
-  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0 });
+  tmp = openTempStore('offload');
+  store = tmp.store;
   registry = new Registry(store, pino({ level: 'silent' }));
   await registry.start();
   registry.offload = pool;
 });
 afterEach(async () => {
   registry.stop();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await tmp.close();
 });
 
 function configMap(name: string, keys: number, extra: Record<string, unknown> = {}): KubeObject {

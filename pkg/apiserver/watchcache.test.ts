@@ -1,32 +1,29 @@
 // watchcache.test: the watch cache over a real SQLite store — replay, 410, the nodeName index, shared serialisation, slow watchers, consistent lists.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { parseFieldSelector } from '../api/selectors.ts';
-import { openSqliteStore, StoreError, type Store } from '../store/index.ts';
+import { StoreError, type Store } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import { Registry } from './registry.ts';
 import { TextPacker, WatchCache, WindowBudget, type CacheTarget, type Delivery } from './watchcache.ts';
 
 const POD = lookupKind('v1', 'Pod')!;
 const CM = lookupKind('v1', 'ConfigMap')!;
 
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 const caches: WatchCache[] = [];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-wc-'));
-  store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0 });
+  tmp = openTempStore('wc');
+  store = tmp.store;
 });
 afterEach(async () => {
   for (const c of caches.splice(0)) c.stop();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await tmp.close();
 });
 
 function cache(opts: ConstructorParameters<typeof WatchCache>[2] = {}, info = POD): WatchCache {

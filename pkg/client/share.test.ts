@@ -1,14 +1,11 @@
 // share.test: cached pods share, frozen, the parts that repeat across them — through the transform alone, and through a
 // shared informer over the in-process client of a real registry on SQLite.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { LocalClient } from '../apiserver/localclient.ts';
 import { Registry } from '../apiserver/registry.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openTempStore, type TempStore } from '../store/testing.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
 import { SharedInformerFactory, stripManagedFields } from './informer.ts';
@@ -101,19 +98,18 @@ describe('sharingSubtrees', () => {
 });
 
 describe('a shared informer with sharingSubtrees', () => {
-  let dir: string;
+  let tmp: TempStore;
   let store: Store;
   let registry: Registry;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kubeling-share-'));
-    store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0 });
+    tmp = openTempStore('share');
+    store = tmp.store;
     registry = new Registry(store, silentLogger());
     await registry.start();
   });
   afterEach(async () => {
     registry.stop();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await tmp.close();
   });
 
   it('caches the pods of one template, listed and watched, with their repeated parts shared', async () => {

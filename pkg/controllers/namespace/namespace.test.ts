@@ -1,7 +1,4 @@
 // namespace.test: the namespace controller against a real Registry on SQLite through the in-process client.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupKind } from '../../api/resources.ts';
 import type { KubeObject } from '../../api/types.ts';
@@ -9,7 +6,7 @@ import { LocalClient } from '../../apiserver/localclient.ts';
 import { Registry } from '../../apiserver/registry.ts';
 import { EventRecorder } from '../../client/events.ts';
 import { SharedInformerFactory } from '../../client/informer.ts';
-import { openSqliteStore } from '../../store/index.ts';
+import { openTempStore, type TempStore } from '../../store/testing.ts';
 import type { Store } from '../../store/types.ts';
 import { silentLogger } from '../../util/log.ts';
 import { defaultControllerOptions, type Controller } from '../types.ts';
@@ -20,7 +17,7 @@ const CM = lookupKind('v1', 'ConfigMap')!;
 const POD = lookupKind('v1', 'Pod')!;
 const DEPLOY = lookupKind('apps/v1', 'Deployment')!;
 
-let dir: string;
+let tmp: TempStore;
 let store: Store;
 let registry: Registry;
 let client: LocalClient;
@@ -28,8 +25,8 @@ let informers: SharedInformerFactory;
 let controller: Controller;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kubeling-nsctl-'));
-  store = openSqliteStore(join(dir, 'state.db'));
+  tmp = openTempStore('nsctl');
+  store = tmp.store;
   registry = new Registry(store, silentLogger());
   await registry.start();
   client = new LocalClient(registry, { userAgent: 'kube-controller-manager/v1.32.0' });
@@ -45,8 +42,7 @@ afterAll(async () => {
   informers?.stop();
   await client?.close();
   registry?.stop();
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await tmp?.close();
 });
 
 async function until<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {

@@ -1,9 +1,6 @@
 // controller.test: the sync loop over a real in-process API server (SQLite store, LocalClient, shared informers),
 // no nodes: expectations against a lagging cache, adoption, surplus deletion and status, and that a sync never
 // looks at the pods other controllers own.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lookupKind } from '../../api/resources.ts';
 import type { KubeObject } from '../../api/types.ts';
@@ -12,7 +9,7 @@ import { LocalClient } from '../../apiserver/localclient.ts';
 import { EventRecorder } from '../../client/events.ts';
 import { SharedInformerFactory } from '../../client/informer.ts';
 import { createCa, issueCert } from '../../pki/certs.ts';
-import { openSqliteStore } from '../../store/index.ts';
+import { openTempStore, type TempStore } from '../../store/testing.ts';
 import type { Store } from '../../store/types.ts';
 import { silentLogger } from '../../util/log.ts';
 import { defaultControllerOptions } from '../types.ts';
@@ -67,7 +64,7 @@ const until = async <T>(probe: () => Promise<T | undefined | false>, ms = 10_000
 };
 
 describe('ReplicaSetController', () => {
-  let dir: string;
+  let tmp: TempStore;
   let store: Store;
   let api: ApiServer;
   let client: LocalClient;
@@ -75,8 +72,8 @@ describe('ReplicaSetController', () => {
   let ctl: ReplicaSetController;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kubeling-rsctl-'));
-    store = openSqliteStore(join(dir, 'state.db'), { compactIntervalMs: 0, compactEveryWrites: 0 });
+    tmp = openTempStore('rsctl', { compactEveryWrites: 0 });
+    store = tmp.store;
     const ca = await createCa('test-ca', 1);
     const serving = await issueCert(ca, { cn: 'kubeling', sans: { dns: ['localhost'], ips: ['127.0.0.1'] }, days: 1, server: true });
     api = await createApiServer({ store, logger: silentLogger(), tls: { certPem: serving.certPem, keyPem: serving.keyPem, caCertPem: ca.certPem }, tokens: new Map() });
@@ -97,8 +94,7 @@ describe('ReplicaSetController', () => {
     informers.stop();
     await client.close();
     await api.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await tmp.close();
   });
 
   const pods = async (app: string) => (await client.list(POD, 'default', { labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
