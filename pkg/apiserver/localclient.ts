@@ -77,7 +77,7 @@ export class LocalClient implements ApiClient {
   }
 
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
-    return call(async () => this.registry.get(info, scope(info, namespace), name));
+    return call(async () => this.registry.get(info, scope(info, namespace), name, { serialisedResult: true }));
   }
 
   async getOrUndefined(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {

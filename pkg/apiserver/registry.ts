@@ -45,7 +45,7 @@ import {
   type RequestBody,
   type Written,
 } from './offload-compute.ts';
-import { LargeBody, OFFLOAD_WRITE_BYTES, heavyWrite, lazyObject, typedText, type OffloadPool, type Tasks } from './offload.ts';
+import { LargeBody, heavyWrite, lazyObject, typedText, type OffloadPool, type Tasks } from './offload.ts';
 import { ServiceAccountTokens } from './auth/serviceaccount.ts';
 import { admitServiceAccount, isMirrorPod, randomSuffix as volumeSuffix, serviceAccountName } from './admission/serviceaccount.ts';
 import { nextTurn } from '../util/turns.ts';
@@ -302,9 +302,9 @@ export class Registry {
   // ---- reads ----
 
   /**
-   * get reads one object. For a caller that renders the result as JSON (serialisedResult), a large object whose stored
+   * get reads one object. For a caller that renders the result as JSON (serialisedResult), an object whose stored
    * text already carries its apiVersion and kind comes back as a lazy object over that text: it is sent as it is,
-   * never parsed and serialised again on the event loop.
+   * never parsed and serialised again on the event loop (the in-process client parses it once).
    */
   async get(info: ResourceInfo, namespace: string | undefined, name: string, opts: Pick<WriteOptions, 'serialisedResult'> = {}): Promise<KubeObject> {
     const key = storeKey(info);
@@ -312,7 +312,7 @@ export class Registry {
     if (opts.serialisedResult && this.store.getRaw) {
       const raw = await this.store.getRaw(key, ns, name);
       if (!raw) throw errors.notFound(gr(info), name);
-      if (raw.value.length >= OFFLOAD_WRITE_BYTES && typedText(raw.value, apiVersionOf(info), info.kind)) return lazyObject(raw.value);
+      if (typedText(raw.value, apiVersionOf(info), info.kind)) return lazyObject(raw.value);
       return withTypeMeta(info, JSON.parse(raw.value) as KubeObject);
     }
     const obj = await this.store.get(key, ns, name);
