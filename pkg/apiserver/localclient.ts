@@ -285,7 +285,7 @@ export class LocalClient implements ApiClient {
 async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
     const r = await f();
-    // a write answers with its stored text when it has it: parsed once, as the HTTP client would
+    // an answer that is stored text as it is (a write's, a get's) is parsed once, as the HTTP client would
     const text = r !== null && typeof r === 'object' ? serialisedText(r) : undefined;
     return text !== undefined ? (JSON.parse(text) as T) : copy(r);
   } catch (e) {

@@ -11,7 +11,7 @@ import { applyJsonPatch, applyMergePatch, serverSideApply, updateManagedFields, 
 import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { decodeContinue, encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
-import { SERIALISED, type Serialised } from '../store/mvcc.ts';
+import { SERIALISED, joinStamped, serialisedOf, type Serialised } from '../store/mvcc.ts';
 import { WatchCache, WindowBudget, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
 import { ServiceAllocator, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
@@ -507,8 +507,8 @@ export class Registry {
     if (r.kind === 'late') throw new ApiError(r.status);
     if (r.kind === 'dry') return this.result(r.text, opts);
     try {
-      const saved = await this.store.create(storeKey(info), shellOf(r));
-      return this.result(r.before + JSON.stringify(saved.metadata.resourceVersion) + r.after, opts);
+      const shell = shellOf(r);
+      return this.result(stampedText(shell, await this.store.create(storeKey(info), shell)), opts);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'AlreadyExists') throw errors.alreadyExists(gr(info), r.name);
       throw e;
@@ -541,8 +541,8 @@ export class Registry {
       if (r.kind === 'unchanged') return this.result(cur!.value, opts);
       if (r.kind === 'dry') return this.result(r.text, opts);
       try {
-        const saved = await this.store.update(key, shellOf(r), cur!.revision);
-        return this.result(r.before + JSON.stringify(saved.metadata.resourceVersion) + r.after, opts);
+        const shell = shellOf(r);
+        return this.result(stampedText(shell, await this.store.update(key, shell, cur!.revision)), opts);
       } catch (e) {
         if (e instanceof StoreError && e.code === 'Conflict' && r.precondition === undefined && attempt < MAX_CONFLICT_RETRIES) {
           opts.warnings?.splice(opts.warnings.length - r.warnings.length, r.warnings.length);
@@ -1334,26 +1334,24 @@ function requestBody(b: LargeBody): RequestBody {
 }
 
 /** shellOf is what the store is given for a computed write: the key and labels, and the text and its summary under SERIALISED. */
-function shellOf(w: Written): KubeObject {
+function shellOf(w: Pick<Written, 'before' | 'after' | 'summary' | 'name' | 'namespace' | 'labels'>): KubeObject {
   const parts: Serialised = { before: w.before, after: w.after, summary: w.summary };
   return { metadata: { name: w.name, namespace: w.namespace, ...(w.labels ? { labels: w.labels } : {}) }, [SERIALISED]: parts } as KubeObject;
 }
 
 /**
- * textShell is `obj` serialised once, on the write's path: the store keeps that text as it is (no second
- * serialisation), its watch event is routed by the summary (never parsed to route it), and the write answers with the
- * text stamped (stampedText) instead of the stored text parsed again. `obj` must carry apiVersion and kind.
+ * textShell is `obj` serialised once, on the write's path, as a write computed on a worker is (shellOf): the store keeps
+ * that text as it is, its watch event is routed by the summary (never parsed to route it), and the write answers with
+ * the text stamped (stampedText) instead of the stored text parsed again. `obj` must carry apiVersion and kind.
  */
 function textShell(info: ResourceInfo, obj: KubeObject): KubeObject {
-  const labels = obj.metadata.labels;
-  const parts: Serialised = { ...splitText(obj), summary: summaryOf(info, obj) };
-  return { metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, ...(labels ? { labels } : {}) }, [SERIALISED]: parts } as KubeObject;
+  const m = obj.metadata;
+  return shellOf({ ...splitText(obj), name: m.name!, namespace: m.namespace ?? '', labels: m.labels, summary: summaryOf(info, obj) });
 }
 
-/** stampedText is the text a textShell was stored as: its halves joined by the revision the store gave it. */
+/** stampedText is the text a shell was stored as: its halves joined by the revision the store gave it. */
 function stampedText(shell: KubeObject, saved: KubeObject): string {
-  const parts = (shell as KubeObject & { [SERIALISED]: Serialised })[SERIALISED];
-  return parts.before + JSON.stringify(saved.metadata.resourceVersion) + parts.after;
+  return joinStamped(serialisedOf(shell)!, Number(saved.metadata.resourceVersion));
 }
 
 /** computeInline runs a worker's task on the event loop (a registry without an offload pool: unit tests). */
