@@ -5,6 +5,7 @@ import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status } from '../api/types.ts';
 import { applyDefaults, fieldsOf, validate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import type { ObjectSummary } from '../store/types.ts';
+import { serialise } from '../store/mvcc.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import { dropTypeDependentFields } from './allocators.ts';
 import { admitCreate, admitUpdate } from './admission/noderestriction.ts';
@@ -407,15 +408,6 @@ export function decodeRequestBody(b: RequestBody): unknown {
   });
 }
 
-/** splitText serialises `obj` as the store's stamp would, cut where the resourceVersion goes. */
-export function splitText(obj: KubeObject): Split {
-  const marker = `\u0000${randomUUID()}`;
-  const text = JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: marker } });
-  const quoted = JSON.stringify(marker);
-  const at = text.indexOf(quoted);
-  return { before: text.slice(0, at), after: text.slice(at + quoted.length) };
-}
-
 /** summaryOf is what a watch consumer needs of `obj` to route its event (store ObjectSummary). */
 export function summaryOf(info: ResourceInfo, obj: KubeObject): ObjectSummary {
   const m = obj.metadata;
@@ -424,7 +416,7 @@ export function summaryOf(info: ResourceInfo, obj: KubeObject): ObjectSummary {
 
 function written(info: ResourceInfo, obj: KubeObject, warnings: string[]): Written {
   const labels = obj.metadata.labels;
-  return { kind: 'write', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name!, ...(labels ? { labels } : {}), summary: summaryOf(info, obj), warnings, ...splitText(obj) };
+  return { kind: 'write', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name!, ...(labels ? { labels } : {}), summary: summaryOf(info, obj), warnings, ...serialise(obj) };
 }
 
 /**

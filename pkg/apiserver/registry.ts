@@ -11,7 +11,7 @@ import { applyJsonPatch, applyMergePatch, serverSideApply, updateManagedFields, 
 import type { DeleteOptions, ListQuery } from '../client/interface.ts';
 import { decodeContinue, encodeContinue } from '../store/mvcc.ts';
 import { StoreError, type Store, type StoreEvent } from '../store/types.ts';
-import { SERIALISED, joinStamped, serialisedOf, type Serialised } from '../store/mvcc.ts';
+import { SERIALISED, joinStamped, serialise, serialisedOf, type Serialised } from '../store/mvcc.ts';
 import { WatchCache, WindowBudget, type CacheSelection, type CacheTarget, type CacheWatch, type Delivery, type WatchCacheOptions } from './watchcache.ts';
 import { ServiceAllocator, type Allocation } from './allocators.ts';
 import type { Binding, PodCondition, Toleration } from 'kubernetes-types/core/v1.js';
@@ -38,7 +38,6 @@ import {
   computeCreate,
   computeUpdate,
   decodeRequestBody,
-  splitText,
   summaryOf,
   type ComputeOptions,
   type PatchType,
@@ -1346,7 +1345,7 @@ function shellOf(w: Pick<Written, 'before' | 'after' | 'summary' | 'name' | 'nam
  */
 function textShell(info: ResourceInfo, obj: KubeObject): KubeObject {
   const m = obj.metadata;
-  return shellOf({ ...splitText(obj), name: m.name!, namespace: m.namespace ?? '', labels: m.labels, summary: summaryOf(info, obj) });
+  return shellOf({ ...serialise(obj), name: m.name!, namespace: m.namespace ?? '', labels: m.labels, summary: summaryOf(info, obj) });
 }
 
 /** stampedText is the text a shell was stored as: its halves joined by the revision the store gave it. */
