@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fieldErrorText } from '../errors.ts';
 import { lookupKind } from '../resources.ts';
 import type { KubeObject } from '../types.ts';
-import { applyDefaults, validate } from './index.ts';
+import { applyDefaults, validate, validateStatusUpdate } from './index.ts';
 
 const info = (kind: string) => lookupKind('v1', kind)!;
 const texts = (kind: string, obj: KubeObject, old?: KubeObject) => validate(info(kind), obj, old).map(fieldErrorText);
@@ -147,6 +147,64 @@ describe('Pod update', () => {
     applyDefaults(info('Pod'), next, old);
     expect(next.spec.serviceAccountName).toBeUndefined();
     expect(next.status).toBeUndefined();
+  });
+});
+
+describe('Pod status update', () => {
+  const running = (restartPolicy: string) => {
+    const p = pod({ containers: [{ name: 'a', image: 'x' }], restartPolicy });
+    p.status = { phase: 'Running', containerStatuses: [{ name: 'a', ready: true, restartCount: 0, image: 'x', imageID: '', state: { running: { startedAt: '2026-01-01T00:00:00Z' } } }] };
+    return p;
+  };
+  const withStatus = (old: KubeObject, status: Record<string, unknown>): KubeObject => ({ ...old, metadata: { ...old.metadata }, status: { ...old.status, ...status } });
+  const statusTexts = (next: KubeObject, old: KubeObject) => validateStatusUpdate(info('Pod'), next, old).map(fieldErrorText);
+  const terminated = { terminated: { exitCode: 0, reason: 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z' } };
+
+  it('accepts what a kubelet writes: phase, conditions, container states, pod and host IPs', () => {
+    const old = running('Always');
+    const next = withStatus(old, {
+      conditions: [{ type: 'Ready', status: 'True' }, { type: 'ContainersReady', status: 'True' }, { type: 'example.com/gate', status: 'False' }],
+      hostIP: '10.0.0.5', hostIPs: [{ ip: '10.0.0.5' }], podIP: '10.42.0.7', podIPs: [{ ip: '10.42.0.7' }, { ip: 'fd00::7' }],
+    });
+    expect(statusTexts(next, old)).toEqual([]);
+  });
+  it('does not validate the stored spec again, as upstream\'s status strategy', () => {
+    // a spec this server would refuse today (no image) is the stored one: a status write is not refused for it
+    const old = running('Always');
+    old.spec.containers[0].image = '';
+    expect(texts('Pod', old)).toContain('spec.containers[0].image: Required value');
+    expect(statusTexts(withStatus(old, { phase: 'Running' }), old)).toEqual([]);
+  });
+  it('refuses bad IPs, two of one family, duplicates and a hostIPs[0] other than hostIP', () => {
+    const old = running('Always');
+    expect(statusTexts(withStatus(old, { podIPs: [{ ip: '10.42.0.300' }] }), old)).toEqual(['status.podIPs[0]: Invalid value: "10.42.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']);
+    expect(statusTexts(withStatus(old, { podIPs: [{ ip: '10.42.0.7' }, { ip: '10.42.0.7' }] }), old)).toEqual([
+      'status.podIPs: Invalid value: [{"ip":"10.42.0.7"},{"ip":"10.42.0.7"}]: may specify no more than one IP for each IP family',
+      'status.podIPs[1]: Duplicate value: "10.42.0.7"',
+    ]);
+    expect(statusTexts(withStatus(old, { hostIP: '10.0.0.5', hostIPs: [{ ip: '10.0.0.6' }] }), old)).toEqual(['status.hostIPs[0].ip: Invalid value: "10.0.0.6": must be equal to `hostIP`']);
+  });
+  it('refuses a condition type that is not a qualified name and a bad nominated node', () => {
+    const old = running('Always');
+    const errs = statusTexts(withStatus(old, { conditions: [{ type: 'not ok', status: 'True' }], nominatedNodeName: 'Node_1' }), old);
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toMatch(/^status\.conditions\[0\]\.type: Invalid value: "not ok": name part must consist of alphanumeric characters/);
+    expect(errs[1]).toMatch(/^status\.nominatedNodeName: Invalid value: "Node_1": a lowercase RFC 1123 subdomain/);
+  });
+  it('keeps a terminated container terminated unless the restart policy restarts it', () => {
+    for (const [policy, exitCode, refused] of [['Never', 0, true], ['OnFailure', 0, true], ['OnFailure', 1, false], ['Always', 0, false]] as const) {
+      const old = running(policy);
+      old.status.containerStatuses[0].state = { terminated: { ...terminated.terminated, exitCode } };
+      const next = withStatus(old, { containerStatuses: [{ ...old.status.containerStatuses[0], state: { running: { startedAt: '2026-01-01T00:00:02Z' } } }] });
+      expect(statusTexts(next, old), `${policy} after exit ${exitCode}`).toEqual(refused ? ['status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state'] : []);
+    }
+  });
+  it('lets a restartable init container (a sidecar) restart under restartPolicy Never', () => {
+    const old = running('Never');
+    old.spec.initContainers = [{ name: 'side', image: 'x', restartPolicy: 'Always' }, { name: 'once', image: 'x' }];
+    old.status.initContainerStatuses = [{ name: 'side', state: terminated }, { name: 'once', state: terminated }];
+    const next = withStatus(old, { initContainerStatuses: [{ name: 'side', state: { running: {} } }, { name: 'once', state: { running: {} } }] });
+    expect(statusTexts(next, old)).toEqual(['status.initContainerStatuses[1].state: Forbidden: may not be transitioned to non-terminated state']);
   });
 });
 

@@ -46,6 +46,7 @@ export const pod: KindRules = {
     if (!isObj(next.spec) || !isObj(old.spec)) return [];
     return validatePodSpecUpdate(next.spec, old.spec);
   },
+  validateStatusUpdate: validatePodStatusUpdate,
   fields(obj) {
     const spec = specOf(obj);
     const status: Obj = isObj(obj.status) ? obj.status : {};
@@ -62,6 +63,75 @@ export const pod: KindRules = {
     };
   },
 };
+
+/** POD_CONDITIONS are the condition types the system sets; any other must be a qualified name. */
+const POD_CONDITIONS = new Set(['PodScheduled', 'Ready', 'Initialized']);
+
+/**
+ * validatePodStatusUpdate is upstream's ValidatePodStatusUpdate (ObjectMeta is checked by the caller): condition types,
+ * a nominated node's name, no terminated container brought back where the restart policy forbids it, and the pod's
+ * and host's IPs (valid addresses, at most one per family, no duplicates, hostIPs[0] equal to hostIP).
+ */
+function validatePodStatusUpdate(next: KubeObject, old: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  const status: Obj = isObj(next.status) ? next.status : {};
+  const oldStatus: Obj = isObj(old.status) ? old.status : {};
+  listOf(status.conditions).forEach((c, i) => {
+    if (typeof c?.type === 'string' && POD_CONDITIONS.has(c.type)) return;
+    for (const m of isQualifiedName(str(c?.type))) errs.push(field.invalid(`status.conditions[${i}].type`, c?.type, m));
+  });
+  const nominated = str(status.nominatedNodeName);
+  if (nominated && nominated !== str(oldStatus.nominatedNodeName)) {
+    for (const m of isDNS1123Subdomain(nominated)) errs.push(field.invalid('status.nominatedNodeName', nominated, m));
+  }
+  const spec = specOf(old);
+  const sidecars = new Set(listOf(spec.initContainers).filter((c) => c?.restartPolicy === 'Always').map((c) => c.name));
+  errs.push(...containerStateTransitions(status.containerStatuses, oldStatus.containerStatuses, 'status.containerStatuses', spec.restartPolicy, new Set()));
+  errs.push(...containerStateTransitions(status.initContainerStatuses, oldStatus.initContainerStatuses, 'status.initContainerStatuses', spec.restartPolicy, sidecars));
+  errs.push(...validateStatusIPs(listOf(status.podIPs), 'status.podIPs'));
+  const hostIPs = listOf(status.hostIPs);
+  if (hostIPs.length) {
+    if (str(status.hostIP) !== str(hostIPs[0]?.ip)) errs.push(field.invalid('status.hostIPs[0].ip', hostIPs[0]?.ip, 'must be equal to `hostIP`'));
+    errs.push(...validateStatusIPs(hostIPs, 'status.hostIPs'));
+  }
+  return errs;
+}
+
+/**
+ * containerStateTransitions is upstream's ValidateContainerStateTransition: under restartPolicy Never (or OnFailure
+ * after a zero exit), a terminated container stays terminated. Restartable init containers (sidecars) may restart.
+ */
+function containerStateTransitions(next: unknown, old: unknown, path: string, restartPolicy: unknown, restartable: Set<string>): FieldError[] {
+  if (restartPolicy === 'Always') return [];
+  const errs: FieldError[] = [];
+  listOf(old).forEach((o, i) => {
+    const terminated = o?.state?.terminated;
+    if (!isObj(terminated) || restartable.has(o.name)) return;
+    if (terminated.exitCode !== 0 && restartPolicy === 'OnFailure') return;
+    for (const n of listOf(next)) {
+      if (n?.name === o.name && !isObj(n?.state?.terminated)) errs.push(field.forbidden(`${path}[${i}].state`, 'may not be transitioned to non-terminated state'));
+    }
+  });
+  return errs;
+}
+
+/** validateStatusIPs is upstream's validatePodIPs / validateHostIPs: valid addresses, one per family, no duplicates. */
+function validateStatusIPs(ips: Obj[], path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  ips.forEach((e, i) => {
+    if (!isIP(str(e?.ip))) errs.push(field.invalid(`${path}[${i}]`, e?.ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
+  });
+  if (ips.length > 1) {
+    const families = new Set(ips.map((e) => isIP(str(e?.ip))));
+    if (ips.length > 2 || families.size !== 2 || families.has(0)) errs.push(field.invalid(path, ips, 'may specify no more than one IP for each IP family'));
+    const seen = new Set<string>();
+    ips.forEach((e, i) => {
+      if (seen.has(str(e?.ip))) errs.push(field.duplicate(`${path}[${i}]`, e?.ip));
+      seen.add(str(e?.ip));
+    });
+  }
+  return errs;
+}
 
 // ---------------------------------------------------------------- Service
 

@@ -94,6 +94,42 @@ export function validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject):
 }
 
 /**
+ * validateStatusUpdate returns the field errors of a write to /status (`next` is the stored object with the request's
+ * status): ObjectMeta and its update rules, then the kind's status rules, or, for a kind without them, its whole
+ * validation as validate does.
+ */
+export function validateStatusUpdate(info: ResourceInfo, next: KubeObject, old: KubeObject): FieldError[] {
+  const r = rulesFor(info);
+  if (!r.validateStatusUpdate) return validate(info, next, old);
+  const errs = validateObjectMeta(next.metadata, { namespaced: info.namespaced, nameRule: r.nameRule });
+  errs.push(...validateObjectMetaUpdate(next.metadata, old.metadata ?? {}));
+  errs.push(...r.validateStatusUpdate(next, old));
+  return errs;
+}
+
+/**
+ * resetFields are the top-level fields whose changes a write through this endpoint does not own in managedFields
+ * (upstream's ResetFieldsStrategy): for a kind with a status subresource, the main resource resets status and /status
+ * resets spec; namespaces/finalize resets status, a CSR's /approval its spec.
+ */
+export function resetFields(info: ResourceInfo, subresource: string | undefined): readonly string[] {
+  switch (subresource) {
+    case undefined:
+      return info.subresources.includes('status') ? STATUS : NONE;
+    case 'status':
+    case 'approval':
+      return SPEC;
+    case 'finalize':
+      return STATUS;
+    default:
+      return NONE;
+  }
+}
+const STATUS = ['status'] as const;
+const SPEC = ['spec'] as const;
+const NONE = [] as const;
+
+/**
  * fieldsOf returns the field-selector fields upstream supports for obj's kind: metadata.name (and metadata.namespace for
  * namespaced kinds) plus the kind's own (`spec.nodeName` for pods, `type` for secrets …). Missing values are "".
  */

@@ -365,6 +365,12 @@ export interface KindRules {
   validate?(obj: KubeObject): FieldError[];
   /** validateUpdate adds the update-only rules (immutable fields). */
   validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
+  /**
+   * validateStatusUpdate, when a kind has it, replaces validate and validateUpdate for a write to /status, as upstream's
+   * status strategies do (ValidatePodStatusUpdate …): the spec is the stored one, valid already, and only what a status
+   * write may change is checked. Kinds without it validate the whole object.
+   */
+  validateStatusUpdate?(next: KubeObject, old: KubeObject): FieldError[];
   /** fields are the kind-specific field-selector fields. */
   fields?(obj: KubeObject): Record<string, string>;
   /**
