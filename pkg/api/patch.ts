@@ -631,12 +631,13 @@ function addMapFields(m: JsonMap, type: string | undefined, path: string[], out:
 
 const STRIPPED_META = ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'];
 
-/** managedPart is the part of an object whose fields are managed: no apiVersion/kind, no identity metadata. */
-function managedPart(obj: JsonMap | undefined): JsonMap {
+/** managedPart is the part of an object whose fields are managed: no apiVersion/kind, no identity metadata, none of `reset`. */
+function managedPart(obj: JsonMap | undefined, reset: readonly string[] = []): JsonMap {
   if (!obj) return {};
   const out: JsonMap = { ...obj };
   delete out.apiVersion;
   delete out.kind;
+  for (const k of reset) delete out[k];
   if (isMap(out.metadata)) {
     const meta: JsonMap = { ...out.metadata };
     for (const k of STRIPPED_META) delete meta[k];
@@ -658,15 +659,17 @@ interface Comparison {
   removed: FieldSet;
 }
 
-/** compare finds the fields added, modified and removed going from a to b (as structured-merge-diff's Compare). */
-function compare(a: JsonMap | undefined, b: JsonMap | undefined, type: string): Comparison {
+/** compare finds the fields added, modified and removed going from a to b (as structured-merge-diff's Compare), top-level fields in `reset` aside. */
+function compare(a: JsonMap | undefined, b: JsonMap | undefined, type: string, reset: readonly string[] = []): Comparison {
   const res: Comparison = { added: new Set(), modified: new Set(), removed: new Set() };
-  compareMaps(managedPart(a), managedPart(b), type, [], res);
+  compareMaps(managedPart(a, reset), managedPart(b, reset), type, [], res);
   return res;
 }
 
 function compareMaps(a: JsonMap, b: JsonMap, type: string | undefined, path: string[], res: Comparison): void {
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    // a part the two objects share (a status write keeps the stored spec) has no changes to find
+    if (a[k] === b[k] && hasOwn(a, k) && hasOwn(b, k)) continue;
     const p = [...path, `f:${k}`];
     const fm = fieldMeta(type, k);
     if (!hasOwn(b, k)) addFields(a[k], fm, p, res.removed);
@@ -676,6 +679,7 @@ function compareMaps(a: JsonMap, b: JsonMap, type: string | undefined, path: str
 }
 
 function compareValues(a: unknown, b: unknown, fm: FieldMeta | undefined, path: string[], res: Comparison): void {
+  if (a === b) return;
   const container = (v: unknown) => typeof v === 'object' && v !== null && !fm?.atomic;
   if (!container(a) || !container(b) || Array.isArray(a) !== Array.isArray(b)) {
     if (deepEqual(a, b)) return;
@@ -868,6 +872,8 @@ function withManagedFields(obj: JsonMap, managers: Manager[]): KubeObject {
  * updateManagedFields records an ordinary write (create, update, patch) by `manager`: its Update entry gains the fields
  * the write added or changed, other managers lose them, and fields the write removed are owned by nobody.
  * A request that carries its own managedFields list sets the base (upstream lets a client reset them with `[]`).
+ * `reset` names the top-level fields the endpoint's writes never own (upstream's reset fields: a pod's status for
+ * the main resource, its spec for /status): changes there are nobody's.
  */
 export function updateManagedFields(
   old: KubeObject | undefined,
@@ -876,11 +882,12 @@ export function updateManagedFields(
   operation: 'Update',
   now: string,
   subresource?: string,
+  reset: readonly string[] = [],
 ): KubeObject {
   const type = rootTypeOf(kindOf(next ?? old));
   const fromRequest = Array.isArray(next.metadata?.managedFields);
   const base = fromRequest ? next.metadata.managedFields : old?.metadata?.managedFields;
-  const diff = compare(old as JsonMap | undefined, next as JsonMap, type);
+  const diff = compare(old as JsonMap | undefined, next as JsonMap, type, reset);
   const changed = new Set([...diff.added, ...diff.modified]);
   const id = managerId({ manager, operation, apiVersion: next.apiVersion, subresource });
   // the common write (a status update, a binding) touches a few fields of a stored object whose managedFields this

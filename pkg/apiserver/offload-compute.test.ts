@@ -6,7 +6,7 @@ import { lookupKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Store, StoreEvent } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing.ts';
-import { computeCreate, computeUpdate, decodeRequestBody, summaryOf } from './offload-compute.ts';
+import { computeCreate, computeUpdate, decodeRequestBody, sameJson, summaryOf, unchanged } from './offload-compute.ts';
 import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, typedText, type TaskName, type Tasks } from './offload.ts';
 import { Registry, type WriteOptions } from './registry.ts';
 import type { Delivery } from './watchcache.ts';
@@ -304,6 +304,55 @@ describe('the answer of a write computed inline', () => {
     expect(serialisedText(updated)).toBeUndefined();
     expect(updated).toEqual(JSON.parse(last!.value));
     expect(updated.data).toEqual({ only: 'this' });
+  });
+});
+
+describe('a status write', () => {
+  const podInfo = lookupKind('v1', 'Pod')!;
+  const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+
+  it('keeps the stored spec and metadata, records the writer as the status fields\' manager, and writes nothing when nothing changed', async () => {
+    const made = await registry.create(podInfo, 'default', structuredClone(pod), opts({ fieldManager: 'kubectl-create' }));
+    const running = { ...made.status, phase: 'Running', podIP: '10.42.0.9', podIPs: [{ ip: '10.42.0.9' }] };
+    // the writer sends a changed spec and labels too: a /status write ignores them
+    const body = { ...structuredClone(made), status: running, spec: { ...made.spec, activeDeadlineSeconds: 5 }, metadata: { ...made.metadata, labels: { app: 'other' } } };
+    const written = await registry.update(podInfo, 'default', 'web', body, opts({ fieldManager: 'kubelet' }), 'status');
+    const stored = JSON.parse((await store.getRaw!('pods', 'default', 'web'))!.value) as KubeObject;
+    expect(stored).toEqual(written);
+    expect(stored.spec).toEqual(made.spec);
+    expect(stored.metadata.labels).toEqual({ app: 'web' });
+    expect(stored.status).toMatchObject({ phase: 'Running', podIP: '10.42.0.9' });
+    const entries = stored.metadata.managedFields!;
+    expect(entries.map((e) => [e.manager, e.subresource ?? ''])).toEqual([['kubectl-create', ''], ['kubelet', 'status']]);
+    expect(Object.keys(entries[1].fieldsV1!)).toEqual(['f:status']);
+    // upstream's reset fields: the creator (main resource) owns no status, the status writer no spec
+    expect(Object.keys(entries[0].fieldsV1!).sort()).toEqual(['f:metadata', 'f:spec']);
+    // the same status again: no write, the stored object answered
+    const again = await registry.update(podInfo, 'default', 'web', { ...structuredClone(stored), status: running }, opts({ fieldManager: 'kubelet' }), 'status');
+    expect(again.metadata.resourceVersion).toBe(stored.metadata.resourceVersion);
+  });
+
+  it('refuses a status the kind\'s status rules refuse, with a 422 that names the field, and changes nothing', async () => {
+    const made = await registry.create(podInfo, 'default', structuredClone(pod), opts());
+    const before = (await store.getRaw!('pods', 'default', 'web'))!;
+    const err = await apiError(registry.update(podInfo, 'default', 'web', { ...structuredClone(made), status: { phase: 'Running', podIPs: [{ ip: 'not-an-ip' }] } }, opts({ fieldManager: 'kubelet' }), 'status'));
+    expect(err.code).toBe(422);
+    expect(err.status.message).toContain('status.podIPs[0]: Invalid value: "not-an-ip": must be a valid IP address');
+    expect((await store.getRaw!('pods', 'default', 'web'))!.revision).toBe(before.revision);
+  });
+});
+
+describe('unchanged', () => {
+  it('compares as the JSON encoding would, key order aside, and ignores managedFields and resourceVersion', () => {
+    const a: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', resourceVersion: '1', managedFields: [] }, data: { a: '1', b: '2' } };
+    expect(unchanged(a, { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'x', resourceVersion: '2' }, data: { b: '2', a: '1' } })).toBe(true);
+    expect(unchanged(a, { ...a, data: { a: '1', b: '3' } })).toBe(false);
+    expect(unchanged(a, { ...a, data: { a: '1' } })).toBe(false);
+    expect(sameJson({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+    expect(sameJson([1, undefined], [1, null])).toBe(true);
+    expect(sameJson({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(sameJson({ a: {} }, { a: [] })).toBe(false);
+    expect(sameJson({ a: null }, {})).toBe(false);
   });
 });
 

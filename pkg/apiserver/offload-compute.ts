@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status } from '../api/types.ts';
-import { applyDefaults, fieldsOf, validate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
+import { applyDefaults, fieldsOf, resetFields, validate, validateStatusUpdate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import type { ObjectSummary } from '../store/types.ts';
 import { serialise } from '../store/mvcc.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
@@ -63,15 +63,40 @@ export function withTypeMeta(info: ResourceInfo, obj: KubeObject): KubeObject {
   return obj;
 }
 
-/** unchanged: the two objects differ in nothing but managedFields and resourceVersion. */
+/**
+ * unchanged: the two objects differ in nothing but managedFields and resourceVersion, as JSON sees them (key order
+ * aside, as upstream compares typed objects). Parts the two share are not walked.
+ */
 export function unchanged(a: KubeObject, b: KubeObject): boolean {
   const strip = (o: KubeObject) => {
     const c = { ...o, metadata: { ...o.metadata } };
     delete c.metadata.managedFields;
     delete c.metadata.resourceVersion;
-    return JSON.stringify(c);
+    return c;
   };
-  return strip(a) === strip(b);
+  return sameJson(strip(a), strip(b));
+}
+
+/** sameJson compares two JSON values as their encodings would (an undefined member is absent); shared parts are equal at once. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ao) {
+    if (!Object.hasOwn(ao, k) || ao[k] === undefined) continue;
+    n++;
+    if (!Object.hasOwn(bo, k) || !sameJson(ao[k], bo[k])) return false;
+  }
+  for (const k in bo) if (Object.hasOwn(bo, k) && bo[k] !== undefined) n--;
+  return n === 0;
 }
 
 /** FIELD_MANAGER_MAX_LENGTH is upstream's limit on a fieldManager's length. */
@@ -184,7 +209,7 @@ export function createStamp(info: ResourceInfo, obj: KubeObject): void {
 /** createFinish validates a new object (after admission) and records the writer's fields. */
 export function createFinish(info: ResourceInfo, obj: KubeObject, opts: ComputeOptions): void {
   throwIfInvalid(info, obj, validate(info, obj));
-  if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now()));
+  if (!opts.keepManagedFields) Object.assign(obj, updateManagedFields(undefined, obj, opts.fieldManager ?? defaultManager(), 'Update', now(), undefined, resetFields(info, undefined)));
 }
 
 function prepareForCreate(info: ResourceInfo, obj: KubeObject): void {
@@ -270,29 +295,29 @@ export function prepareUpdate(info: ResourceInfo, old: KubeObject, next: KubeObj
   if (m.uid !== undefined && m.uid !== '' && m.uid !== om.uid) {
     throw errors.invalid(info.group, info.kind, om.name ?? '', [field.invalid('metadata.uid', m.uid, 'field is immutable')]);
   }
+  // A subresource write is the stored object with what the subresource may change: a new top level and metadata over
+  // old's other parts, shared, not copied (nothing after this changes them in place). Unchanged parts stay the same
+  // references, which lets managedFields and the no-change check skip them.
   if (subresource === 'binding') {
     // pods/binding sets the node and the PodScheduled condition, nothing else (upstream's setPodHostAndAnnotations)
-    const out = clone(old);
-    out.spec = { ...out.spec, nodeName: next.spec?.nodeName };
-    out.status = { ...(out.status ?? {}), conditions: next.status?.conditions };
+    const out = { ...old, metadata: { ...old.metadata }, spec: { ...old.spec, nodeName: next.spec?.nodeName }, status: { ...(old.status ?? {}), conditions: next.status?.conditions } };
     if (next.metadata.annotations) out.metadata.annotations = next.metadata.annotations;
     return out;
   }
   if (subresource === 'finalize') {
     // namespaces/finalize writes spec.finalizers and nothing else (upstream's namespaceFinalizeStrategy)
-    const out = clone(old);
-    out.spec = { ...(out.spec ?? {}), finalizers: next.spec?.finalizers ?? [] };
+    const out = { ...old, metadata: { ...old.metadata }, spec: { ...(old.spec ?? {}), finalizers: next.spec?.finalizers ?? [] } };
     return validated(info, old, out);
   }
   if (subresource === 'status' || subresource === 'approval') {
-    const out = clone(old);
-    out.status = next.status;
+    const out = { ...old, metadata: { ...old.metadata }, status: next.status };
     // status writers touch labels only through the main resource; annotations where the kind's strategy allows
     if (statusKeepsAnnotations(info)) {
       if (next.metadata?.annotations === undefined) delete out.metadata.annotations;
       else out.metadata.annotations = next.metadata.annotations;
     }
-    return validated(info, old, out);
+    throwIfInvalid(info, out, validateStatusUpdate(info, out, old));
+    return out;
   }
   m.name = om.name;
   m.namespace = om.namespace;
@@ -482,7 +507,7 @@ export function computeUpdate(t: UpdateTask): UpdateResult {
   let next = mutate(withTypeMeta(info, clone(cur)));
   next = prepareUpdate(info, old, next, t.subresource);
   next = admitUpdate(info, old, next, t.subresource, opts.user);
-  if (t.mode !== 'apply') Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
+  if (t.mode !== 'apply') Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now(), t.subresource, resetFields(info, t.subresource)));
   if (unchanged(old, next)) return { kind: 'unchanged', warnings };
   if (opts.dryRun) return { kind: 'dry', text: JSON.stringify(next), warnings };
   return { ...written(info, next, warnings), ...(precondition !== undefined ? { precondition } : {}) };

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, lookupKind, storeKey, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { fieldsOf } from '../api/kinds/index.ts';
+import { fieldsOf, resetFields } from '../api/kinds/index.ts';
 import { parseLabelSelector, matchLabels, parseFieldSelector, matchFields, checkFieldSelector, selectorToString, type LabelRequirement, type FieldRequirement } from '../api/selectors.ts';
 import { applyJsonPatch, applyMergePatch, serverSideApply, updateManagedFields, applyConflictError } from '../api/patch.ts';
 import type { DeleteOptions, ListQuery } from '../client/interface.ts';
@@ -237,7 +237,10 @@ export class Registry {
     const ep = await this.store.get('endpoints', 'default', 'kubernetes');
     if (!ep) await this.create(epInfo, 'default', { metadata: { name: 'kubernetes', labels: epLabels }, subsets }, {}).catch(tolerate409);
     else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets) || JSON.stringify(ep.metadata.labels) !== JSON.stringify(epLabels)) {
-      await this.guaranteedUpdate(epInfo, 'default', 'kubernetes', {}, undefined, undefined, (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: epLabels }, subsets }));
+      await this.guaranteedUpdate(epInfo, 'default', 'kubernetes', {}, undefined, undefined, (current) => {
+        const cur = current();
+        return { ...cur, metadata: { ...cur.metadata, labels: epLabels }, subsets };
+      });
     }
     const sliceInfo = lookupKind('discovery.k8s.io/v1', 'EndpointSlice');
     if (!sliceInfo) return;
@@ -251,7 +254,10 @@ export class Registry {
     if (!cur) {
       await this.create(sliceInfo, 'default', { metadata: { name: 'kubernetes', labels: slice.labels }, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports }, {}).catch(tolerate409);
     } else if (JSON.stringify([cur.metadata.labels, cur.endpoints, cur.ports]) !== JSON.stringify([slice.labels, slice.endpoints, slice.ports])) {
-      await this.guaranteedUpdate(sliceInfo, 'default', 'kubernetes', {}, undefined, undefined, (c) => ({ ...c, metadata: { ...c.metadata, labels: slice.labels }, endpoints: slice.endpoints, ports: slice.ports }));
+      await this.guaranteedUpdate(sliceInfo, 'default', 'kubernetes', {}, undefined, undefined, (current) => {
+        const c = current();
+        return { ...c, metadata: { ...c.metadata, labels: slice.labels }, endpoints: slice.endpoints, ports: slice.ports };
+      });
     }
   }
 
@@ -271,7 +277,7 @@ export class Registry {
     const cm = await this.store.get('configmaps', ns, name);
     if (!cm) await this.create(cmInfo, ns, { metadata: { name, namespace: ns }, data }, { fieldManager: 'kubeling-apiserver' }).catch(tolerate409);
     else if (JSON.stringify(cm.data) !== JSON.stringify(data)) {
-      await this.guaranteedUpdate(cmInfo, ns, name, { fieldManager: 'kubeling-apiserver' }, undefined, undefined, (cur) => ({ ...cur, data }));
+      await this.guaranteedUpdate(cmInfo, ns, name, { fieldManager: 'kubeling-apiserver' }, undefined, undefined, (current) => ({ ...current(), data }));
     }
     const svc = {
       metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' } },
@@ -692,7 +698,8 @@ export class Registry {
     }
     obj.metadata.name = name;
     const rv = obj.metadata.resourceVersion;
-    return this.guaranteedUpdate(info, namespace, name, opts, subresource, rv ? Number(rv) : undefined, () => clone(obj));
+    // with a resourceVersion there is one attempt (a lost race is the caller's 409): the body itself is the new object
+    return this.guaranteedUpdate(info, namespace, name, opts, subresource, rv ? Number(rv) : undefined, () => (rv ? obj : clone(obj)));
   }
 
   /**
@@ -738,9 +745,9 @@ export class Registry {
       }
     }
     let attemptWarnings: string[] = [];
-    const object = await this.guaranteedUpdate(info, namespace, name, opts, subresource, undefined, (cur) => {
+    const object = await this.guaranteedUpdate(info, namespace, name, opts, subresource, undefined, (current) => {
       attemptWarnings = [];
-      return patchObject(info, namespace, name, type, patchBody, opts, cur, attemptWarnings);
+      return patchObject(info, namespace, name, type, patchBody, opts, current(), attemptWarnings);
     }, undefined, type === 'apply');
     opts.warnings?.push(...attemptWarnings);
     return { object, created: false };
@@ -757,7 +764,7 @@ export class Registry {
     opts: WriteOptions,
     subresource: string | undefined,
     precondition: number | undefined,
-    mutate: (cur: KubeObject) => KubeObject,
+    mutate: (current: () => KubeObject) => KubeObject,
     uid?: string,
     managedByMutate = false,
   ): Promise<KubeObject> {
@@ -770,13 +777,14 @@ export class Registry {
       if (uid && uid !== cur.metadata.uid) {
         throw errors.conflict(gr(info), name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
       }
-      // the store hands out a fresh object: it is `old` as it is, and `mutate` gets a copy
+      // the store hands out a fresh object: it is `old` as it is, and `mutate` gets a copy if it asks for one
       const old = withTypeMeta(info, cur);
-      let next = mutate(withTypeMeta(info, clone(cur)));
+      let next = mutate(() => withTypeMeta(info, clone(cur)));
       next = prepareUpdate(info, old, next, subresource);
       next = admitUpdate(info, old, next, subresource, opts.user);
       await this.escalation?.(opts.user, info, next, old);
-      if (!managedByMutate) Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now()));
+      // a subresource's writer is recorded with it (`subresource: status`), as upstream's per-endpoint field managers do
+      if (!managedByMutate) Object.assign(next, updateManagedFields(old, next, opts.fieldManager ?? defaultManager(), 'Update', now(), subresource, resetFields(info, subresource)));
       // Finalizers gone on an object being deleted: the update completes the deletion.
       if (old.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && this.readyToVanish(info, next)) {
         if (opts.dryRun) return next;
@@ -792,7 +800,8 @@ export class Registry {
       }
       if (unchanged(old, next)) return old;
       let allocation: Allocation | undefined;
-      if (info.kind === 'Service') allocation = await this.allocator.allocate(next, old, opts.dryRun);
+      // a subresource write keeps the stored spec: nothing to allocate (and its spec is old's own, not a copy)
+      if (info.kind === 'Service' && subresource === undefined) allocation = await this.allocator.allocate(next, old, opts.dryRun);
       if (opts.dryRun) return next;
       const shell = textShell(info, withTypeMeta(info, next));
       let saved: KubeObject;
@@ -803,7 +812,7 @@ export class Registry {
         if (e instanceof StoreError && e.code === 'Conflict' && precondition === undefined && attempt < MAX_CONFLICT_RETRIES) continue;
         throw mapStoreError(e, info, name);
       }
-      if (info.kind === 'Service') await this.allocator.release(old, saved).catch((e) => this.log.warn({ err: e, service: name }, 'releasing allocations failed'));
+      if (info.kind === 'Service' && subresource === undefined) await this.allocator.release(old, saved).catch((e) => this.log.warn({ err: e, service: name }, 'releasing allocations failed'));
       return saved;
     }
   }
@@ -826,7 +835,8 @@ export class Registry {
   }
 
   async updateScale(info: ResourceInfo, namespace: string | undefined, name: string, mutateScale: (scale: KubeObject) => KubeObject, opts: WriteOptions): Promise<KubeObject> {
-    const saved = await this.guaranteedUpdate(info, namespace, name, opts, undefined, undefined, (cur) => {
+    const saved = await this.guaranteedUpdate(info, namespace, name, opts, undefined, undefined, (current) => {
+      const cur = current();
       const scale = mutateScale(this.toScale(info, cur));
       if (!scale || typeof scale !== 'object') throw errors.badRequest('invalid Scale');
       if (scale.kind && scale.kind !== 'Scale') throw errors.badRequest(`Scale in version "v1" cannot be handled as a Scale: kind "${scale.kind}" does not match`);

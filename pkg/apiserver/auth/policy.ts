@@ -126,7 +126,7 @@ export class PolicyCache {
       const want = aggregate(snap, role);
       if (JSON.stringify(role.rules ?? []) === JSON.stringify(want)) continue;
       await this.#registry
-        .guaranteedUpdate(info, undefined, role.metadata!.name!, { fieldManager: MANAGER }, undefined, undefined, (cur) => ({ ...cur, rules: want }))
+        .guaranteedUpdate(info, undefined, role.metadata!.name!, { fieldManager: MANAGER }, undefined, undefined, (current) => ({ ...current(), rules: want }))
         .catch((e: unknown) => {
           if (!(e instanceof ApiError && e.code === 404)) throw e;
         });
