@@ -212,6 +212,21 @@ describe('WatchCache', () => {
     expect(w.bookmarkRevision()).toBe(1);
     expect(c.revision).toBe(1);
   });
+
+  it('waitDispatched resolves once the events are with the watchers, not only applied; each delivery carries the object\'s fields', async () => {
+    const c = cache();
+    await c.ready();
+    const r = recorder();
+    const fields: Record<string, string>[] = [];
+    c.watch(all, undefined, { deliver: (d) => (fields.push({ ...d.fields! }), r.deliver(d)), close: r.close });
+    for (let i = 0; i < 50; i++) await store.create('pods', pod(`p${i}`, i % 2 ? 'n1' : undefined));
+    expect(await c.waitDispatched(store.revision())).toBe(true);
+    expect(r.got).toHaveLength(50);
+    expect(fields[1]).toMatchObject({ 'metadata.name': 'p1', 'metadata.namespace': 'default', 'spec.nodeName': 'n1' });
+    expect(fields[0]['spec.nodeName']).toBe('');
+    // nothing pending: at once
+    expect(await c.waitDispatched(store.revision())).toBe(true);
+  });
 });
 
 describe('WatchCache packed texts', () => {

@@ -132,6 +132,11 @@ export interface Delivery {
   readonly bytes?: number;
   /** the object, parsed afresh: the caller's to keep and mutate */
   object(): KubeObject;
+  /**
+   * the object's selectable fields (metadata.name, metadata.namespace and the kind's own, as field selectors see them),
+   * when known without parsing it; never to be changed
+   */
+  readonly fields?: Readonly<Record<string, string>>;
 }
 
 /** CacheTarget receives a watcher's events; deliver returns the bytes it has queued and not yet sent (0 = none). */
@@ -308,6 +313,8 @@ export class WatchCache {
   readonly #all = new Set<Registered>();
   readonly #byIndex = new Map<string, Set<Registered>>();
   #waiters: { revision: number; resolve: () => void }[] = [];
+  /** callers of waitDispatched, woken after each fan-out turn */
+  #dispatchWaiters: (() => void)[] = [];
   #watch: Watcher | undefined;
   #ready: Promise<void> | undefined;
   #stopped = false;
@@ -368,6 +375,7 @@ export class WatchCache {
     this.#watch?.stop();
     for (const w of this.#waiters) w.resolve();
     this.#waiters = [];
+    for (const wake of this.#dispatchWaiters.splice(0)) wake();
   }
 
   /** revision is the newest revision applied. */
@@ -408,6 +416,17 @@ export class WatchCache {
     const ok = await Promise.race([reached, late]);
     clearTimeout(timer);
     return ok && this.#applied >= revision;
+  }
+
+  /**
+   * waitDispatched resolves true once every event up to `revision` has been handed to this cache's watchers (an
+   * in-process watcher that applies events as they come, like the node graph or the RBAC policy, then reflects
+   * them); false when the cache did not reach it in time.
+   */
+  async waitDispatched(revision: number): Promise<boolean> {
+    if (!(await this.waitFresh(revision))) return false;
+    while (this.#dispatched < revision && !this.#stopped && this.#dispatchScheduled) await new Promise<void>((resolve) => this.#dispatchWaiters.push(resolve));
+    return this.#dispatched >= revision || !this.#dispatchScheduled;
   }
 
   /** memory counts what the current objects' texts hold (walks every object: for tests and the bench). */
@@ -650,6 +669,7 @@ export class WatchCache {
     }
     if (this.#toPack.length) this.#pack(started);
     if (this.#pending.length) this.#schedule();
+    if (this.#dispatchWaiters.length) for (const wake of this.#dispatchWaiters.splice(0)) wake();
   }
 
   /**
@@ -751,6 +771,7 @@ export class WatchCache {
       // kept only while the event is fanned out (#dispatch drops it): a replay's watcher encodes its own
       encoded: () => (fanout ? (ev.encoded[t] ??= Buffer.from(line())) : Buffer.from(line())),
       object: () => JSON.parse(ev.raw) as KubeObject,
+      fields: ev.cur.fields,
     };
   }
 

@@ -2,7 +2,11 @@
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { describe, expect, it } from 'vitest';
 import { requestAttributes } from './attributes.ts';
-import { authorizeNode, NodeGraph, podRefs, selects } from './node.ts';
+import { lookupKind } from '../../api/resources.ts';
+import { openTempStore } from '../../store/testing.ts';
+import { silentLogger } from '../../util/log.ts';
+import { Registry } from '../registry.ts';
+import { authorizeNode, NodeGraph, NodeGraphCache, podRefs, selects } from './node.ts';
 
 const nodeA = { name: 'system:node:a', groups: ['system:nodes', 'system:authenticated'] };
 const pod = (name: string, node: string | undefined, spec: Partial<Pod['spec']> = {}): Pod => ({
@@ -78,4 +82,40 @@ describe('selects', () => {
     ['spec.nodeName=ab', false],
     ['', false],
   ])('%s → %s', (sel, ok) => expect(selects(sel, 'spec.nodeName', 'a')).toBe(ok));
+});
+
+describe('NodeGraphCache', () => {
+  it('follows pods through the registry: binding adds the edges, status writes keep them, deletion drops them', async () => {
+    const tmp = openTempStore('nodegraph', { compactEveryWrites: 0 });
+    const reg = new Registry(tmp.store, silentLogger());
+    await reg.start();
+    const cache = new NodeGraphCache(reg, silentLogger());
+    try {
+      const POD = lookupKind('v1', 'Pod')!;
+      await reg.create(lookupKind('v1', 'Namespace')!, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'g' } }, {});
+      await reg.create(POD, 'g', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'c', image: 'i' }], volumes: [{ name: 'v', secret: { secretName: 'creds' } }] } }, {});
+      await cache.start();
+      // fresh: every write committed so far is in the graph (the cache fans events out on a later turn than it applies them)
+      const settled = () => cache.fresh();
+      await settled();
+      expect(cache.graph.has('a', 'secrets', 'g', 'creds')).toBe(false);
+      await reg.bind('g', 'web', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'web' }, target: { kind: 'Node', name: 'a' } }, {});
+      await settled();
+      expect(cache.graph.nodeOf('g/web')).toBe('a');
+      expect(cache.graph.has('a', 'secrets', 'g', 'creds')).toBe(true);
+      const bound = await reg.get(POD, 'g', 'web');
+      await reg.update(POD, 'g', 'web', { ...bound, status: { ...bound.status, phase: 'Running' } }, {}, 'status');
+      await settled();
+      expect(cache.graph.has('a', 'secrets', 'g', 'creds')).toBe(true);
+      expect(cache.graph.has('a', 'pods', 'g', 'web')).toBe(true);
+      await reg.delete(POD, 'g', 'web', { gracePeriodSeconds: 0 });
+      await settled();
+      expect(cache.graph.nodeOf('g/web')).toBeUndefined();
+      expect(cache.graph.has('a', 'secrets', 'g', 'creds')).toBe(false);
+    } finally {
+      cache.stop();
+      reg.stop();
+      await tmp.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { lookupKind } from '../../api/resources.ts';
 import type { KubeObject } from '../../api/types.ts';
 import { nodeIdentity } from '../admission/noderestriction.ts';
 import type { Registry } from '../registry.ts';
+import type { CacheTarget, Delivery } from '../watchcache.ts';
 import { CLUSTER_ROLES } from './bootstrap.ts';
 import { ruleAllows } from './rbac.ts';
 import type { Attributes, Decision } from './types.ts';
@@ -84,6 +85,11 @@ export class NodeGraph {
     let m = this.#byNode.get(node);
     if (!m) this.#byNode.set(node, (m = new Map()));
     for (const r of [`pods/${key}`, ...refs]) m.set(r, (m.get(r) ?? 0) + 1);
+  }
+
+  /** nodeOf is the node a recorded pod is bound to (undefined: not recorded, e.g. not bound). */
+  nodeOf(key: string): string | undefined {
+    return this.#pods.get(key)?.node;
   }
 
   /** has answers whether `node` reaches kind/ns/name through a pod bound to it (kind 'pods' = the pod itself). */
@@ -185,19 +191,32 @@ export class NodeGraphCache {
   }
 
   async start(): Promise<void> {
-    const w = await this.#registry.watch(podInfo, undefined, { resourceVersion: '' }, (ev) => {
-      const o = ev.object as KubeObject;
-      if (!o?.metadata) return;
-      const key = `${o.metadata.namespace}/${o.metadata.name}`;
-      this.graph.set(ev.type === 'DELETED' ? undefined : (o as unknown as Pod), key);
-    });
+    const target: CacheTarget = { deliver: (d) => (this.#apply(d), 0), close: () => {} };
+    const w = await this.#registry.watchShared(podInfo, undefined, { resourceVersion: '' }, target);
     this.#stop = () => w.stop();
     this.#log.debug('node graph watching pods');
   }
 
+  /**
+   * #apply records one pod event. As upstream's graph populator, a change that keeps the pod's node is skipped
+   * unparsed (the references a pod's spec makes are immutable): most events are status writes.
+   */
+  #apply(d: Delivery): void {
+    const f = d.fields;
+    if (f) {
+      const key = `${f['metadata.namespace']}/${f['metadata.name']}`;
+      if (d.type === 'DELETED') return this.graph.set(undefined, key);
+      if ((f['spec.nodeName'] ?? '') === (this.graph.nodeOf(key) ?? '')) return;
+    }
+    const o = d.object();
+    if (!o?.metadata) return;
+    const key = `${o.metadata.namespace}/${o.metadata.name}`;
+    this.graph.set(d.type === 'DELETED' ? undefined : (o as unknown as Pod), key);
+  }
+
   /** fresh waits until the graph reflects every write committed so far (a denial re-checks after it). */
   async fresh(): Promise<void> {
-    await (await this.#registry.cacheFor(podInfo)).waitFresh(this.#registry.store.revision());
+    await (await this.#registry.cacheFor(podInfo)).waitDispatched(this.#registry.store.revision());
   }
 
   stop(): void {

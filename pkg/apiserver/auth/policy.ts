@@ -76,7 +76,7 @@ export class PolicyCache {
   /** fresh waits until the policy reflects every write committed so far (a denial re-checks after it). */
   async fresh(): Promise<void> {
     const rev = this.#registry.store.revision();
-    for (const info of this.#infos.values()) await (await this.#registry.cacheFor(info)).waitFresh(rev);
+    for (const info of this.#infos.values()) await (await this.#registry.cacheFor(info)).waitDispatched(rev);
   }
 
   /** ensureBootstrapPolicy creates the default roles and bindings that are missing; existing ones are left as they are. */
