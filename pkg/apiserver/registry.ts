@@ -1164,6 +1164,7 @@ export class Registry {
         revision: ev.revision,
         line: () => `{"type":"${type}","object":${JSON.stringify(withTypeMeta(info, ev.object))}}\n`,
         object: () => structuredClone(withTypeMeta(info, ev.object)),
+        view: () => withTypeMeta(info, ev.object),
       };
       queued = target.deliver(d);
       // the replay is bounded by the history and does not count against the queue bound; what piles up after it does

@@ -227,6 +227,23 @@ describe('WatchCache', () => {
     // nothing pending: at once
     expect(await c.waitDispatched(store.revision())).toBe(true);
   });
+
+  it('parses an event once for its readers and the first watcher that keeps it: view() lends, object() takes', async () => {
+    const c = cache();
+    await c.ready();
+    const seen: { view: KubeObject[]; kept: KubeObject[]; second: KubeObject[]; late: KubeObject[] } = { view: [], kept: [], second: [], late: [] };
+    c.watch(all, undefined, { deliver: (d) => (seen.view.push(d.view()), 0), close: () => {} });
+    c.watch(all, undefined, { deliver: (d) => (seen.kept.push(d.object()), seen.second.push(d.object()), 0), close: () => {} });
+    c.watch(all, undefined, { deliver: (d) => (seen.late.push(d.view()), 0), close: () => {} });
+    await store.create('pods', pod('p0'));
+    expect(await c.waitDispatched(store.revision())).toBe(true);
+    expect(seen.kept[0]).toBe(seen.view[0]);
+    expect(seen.second[0]).not.toBe(seen.kept[0]);
+    expect(seen.second[0]).toEqual(seen.kept[0]);
+    // once taken, a reader gets a parse of its own: the keeper may change what it took
+    expect(seen.late[0]).not.toBe(seen.kept[0]);
+    expect(seen.late[0].metadata.name).toBe('p0');
+  });
 });
 
 describe('WatchCache packed texts', () => {

@@ -130,8 +130,13 @@ export interface Delivery {
   encoded?(): Buffer;
   /** the length of line(), when known without building it (what an in-process watcher counts as queued) */
   readonly bytes?: number;
-  /** the object, parsed afresh: the caller's to keep and mutate */
+  /** the object, parsed afresh (or the parse a view() made, which no viewer keeps): the caller's to keep and mutate */
   object(): KubeObject;
+  /**
+   * the object for reading during the call that asked, never kept or changed: one parse per event is lent to every
+   * such reader of its fan-out, and then given to the first object() caller
+   */
+  view(): KubeObject;
   /**
    * the object's selectable fields (metadata.name, metadata.namespace and the kind's own, as field selectors see them),
    * when known without parsing it; never to be changed
@@ -182,6 +187,8 @@ interface CachedEvent {
   prev?: { labels: Record<string, string>; fields: Record<string, string> };
   lines: Partial<Record<EventType, string>>;
   encoded: Partial<Record<EventType, Buffer>>;
+  /** the parse view() lent during the fan-out, until an object() caller takes it */
+  lent?: KubeObject;
 }
 
 interface Registered {
@@ -657,6 +664,7 @@ export class WatchCache {
       // shared while fanning out; the window keeps only the object's text
       ev.lines = {};
       ev.encoded = {};
+      ev.lent = undefined;
       if (i < pending.length && (i & 15) === 0 && performance.now() - started > DISPATCH_SLICE_MS) break;
     }
     if (i < pending.length) {
@@ -770,7 +778,13 @@ export class WatchCache {
       line,
       // kept only while the event is fanned out (#dispatch drops it): a replay's watcher encodes its own
       encoded: () => (fanout ? (ev.encoded[t] ??= Buffer.from(line())) : Buffer.from(line())),
-      object: () => JSON.parse(ev.raw) as KubeObject,
+      object: () => {
+        const lent = ev.lent;
+        if (!lent) return JSON.parse(ev.raw) as KubeObject;
+        ev.lent = undefined;
+        return lent;
+      },
+      view: () => (fanout ? (ev.lent ??= JSON.parse(ev.raw) as KubeObject) : (JSON.parse(ev.raw) as KubeObject)),
       fields: ev.cur.fields,
     };
   }
@@ -782,6 +796,7 @@ export class WatchCache {
       bytes: lineBytes('ADDED', raw),
       line: () => `{"type":"ADDED","object":${raw}}\n`,
       object: () => JSON.parse(raw) as KubeObject,
+      view: () => JSON.parse(raw) as KubeObject,
     };
   }
 }

@@ -208,7 +208,7 @@ export class NodeGraphCache {
       if (d.type === 'DELETED') return this.graph.set(undefined, key);
       if ((f['spec.nodeName'] ?? '') === (this.graph.nodeOf(key) ?? '')) return;
     }
-    const o = d.object();
+    const o = d.view();
     if (!o?.metadata) return;
     const key = `${o.metadata.namespace}/${o.metadata.name}`;
     this.graph.set(d.type === 'DELETED' ? undefined : (o as unknown as Pod), key);
