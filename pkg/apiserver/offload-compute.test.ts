@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
-import { lookupKind } from '../api/resources.ts';
+import { lookupKind, storeKey } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Store, StoreEvent } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing.ts';
@@ -339,6 +339,19 @@ describe('a status write', () => {
     expect(err.code).toBe(422);
     expect(err.status.message).toContain('status.podIPs[0]: Invalid value: "not-an-ip": must be a valid IP address');
     expect((await store.getRaw!('pods', 'default', 'web'))!.revision).toBe(before.revision);
+  });
+});
+
+describe('a scale write', () => {
+  it('records its writer with subresource scale, owning spec.replicas only', async () => {
+    await registry.create(depInfo, 'default', deployment('web', 1), opts({ fieldManager: 'kubectl-create' }));
+    const scaled = await registry.updateScale(depInfo, 'default', 'web', (s) => ({ ...s, spec: { replicas: 3 } }), opts({ fieldManager: 'kubectl' }));
+    expect(scaled).toMatchObject({ kind: 'Scale', spec: { replicas: 3 } });
+    const stored = JSON.parse((await store.getRaw!(storeKey(depInfo), 'default', 'web'))!.value) as KubeObject;
+    expect(stored.spec.replicas).toBe(3);
+    const entry = stored.metadata.managedFields!.find((e) => e.manager === 'kubectl')!;
+    expect(entry.subresource).toBe('scale');
+    expect(entry.fieldsV1).toEqual({ 'f:spec': { 'f:replicas': {} } });
   });
 });
 

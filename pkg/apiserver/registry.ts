@@ -835,7 +835,8 @@ export class Registry {
   }
 
   async updateScale(info: ResourceInfo, namespace: string | undefined, name: string, mutateScale: (scale: KubeObject) => KubeObject, opts: WriteOptions): Promise<KubeObject> {
-    const saved = await this.guaranteedUpdate(info, namespace, name, opts, undefined, undefined, (current) => {
+    // the write is the scale subresource's: its writer is recorded with `subresource: scale`, as upstream
+    const saved = await this.guaranteedUpdate(info, namespace, name, opts, 'scale', undefined, (current) => {
       const cur = current();
       const scale = mutateScale(this.toScale(info, cur));
       if (!scale || typeof scale !== 'object') throw errors.badRequest('invalid Scale');
