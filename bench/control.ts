@@ -201,6 +201,12 @@ const configmaps = lookupKind('v1', 'ConfigMap')!;
 const events = lookupKind('v1', 'Event')!;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** schedFigures is a scheduler phase's row: throughput, CPU per bound pod, store writes per pod (`when` says over what) */
+function schedFigures(s: SchedResult, when = ''): string {
+  const cpu = `server ${fmt(s.serverCpuMsPerPod, 2)} ms (main thread ${fmt(s.serverMainCpuMsPerPod, 2)}), hollow ${fmt(s.hollowCpuMsPerPod, 2)} ms`;
+  return `${fmt(s.boundPerSec)} pods/s (all bound ${secs(s.allBoundMs)} s; CPU per pod: ${cpu}; writes per pod: ${s.writesPerPod}${when}${s.error ? `; ${s.error}` : ''})`;
+}
+
 /** mark prints a phase boundary (with --cpu-prof: seconds since the server was spawned, to slice the profile) */
 let mark: (what: string) => void = () => {};
 /** cpuNow reads the CPU seconds burnt so far by the server and by the hollow-node processes (set once they run) */
@@ -552,11 +558,11 @@ async function main(): Promise<void> {
     else {
       await addNodes(N.small, N.small);
       const s1 = await schedulerThroughput(c, s.dataDir, N.small, N.pending);
-      row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, `${fmt(s1.boundPerSec)} pods/s (all bound ${secs(s1.allBoundMs)} s; CPU per pod: server ${fmt(s1.serverCpuMsPerPod, 2)} ms (main thread ${fmt(s1.serverMainCpuMsPerPod, 2)}), hollow ${fmt(s1.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s1.writesPerPod} after uncordon${s1.error ? `; ${s1.error}` : ''})`);
+      row(`scheduler: ${N.pending} pending pods → ${N.small} nodes`, schedFigures(s1, ' after uncordon'));
       json.sched100 = s1;
       await addNodes(N.large - N.small, N.large);
       const s2 = await schedulerThroughput(c, s.dataDir, N.large, N.pending);
-      row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, `${fmt(s2.boundPerSec)} pods/s (all bound ${secs(s2.allBoundMs)} s; CPU per pod: server ${fmt(s2.serverCpuMsPerPod, 2)} ms (main thread ${fmt(s2.serverMainCpuMsPerPod, 2)}), hollow ${fmt(s2.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s2.writesPerPod} after uncordon${s2.error ? `; ${s2.error}` : ''})`, `≥ ${TARGETS.boundPerSec} pods/s`);
+      row(`scheduler: ${N.pending} pending pods → ${N.large} nodes`, schedFigures(s2, ' after uncordon'), `≥ ${TARGETS.boundPerSec} pods/s`);
       json.sched500 = s2;
       row('pod creation rate (64 in flight, seen by the driver)', `${fmt(s2.createPerSec)} pods/s`);
     }
@@ -694,7 +700,7 @@ async function main(): Promise<void> {
         row(`master RSS at ${N.huge} nodes / ${N.churn} pods`, `${fmt(m.rss)} MB (peak ${fmt(m.hwm)} MB)`);
         json.rss2000 = m;
         const s3 = await schedulerThroughput(c, s.dataDir, N.huge, N.hugePending);
-        row(`scheduler: ${N.hugePending} pending pods → ${N.huge} nodes (${N.churn} pods running)`, `${fmt(s3.boundPerSec)} pods/s (all bound ${secs(s3.allBoundMs)} s; CPU per pod: server ${fmt(s3.serverCpuMsPerPod, 2)} ms (main thread ${fmt(s3.serverMainCpuMsPerPod, 2)}), hollow ${fmt(s3.hollowCpuMsPerPod, 2)} ms; writes per pod: ${s3.writesPerPod}${s3.error ? `; ${s3.error}` : ''})`);
+        row(`scheduler: ${N.hugePending} pending pods → ${N.huge} nodes (${N.churn} pods running)`, schedFigures(s3));
         json.sched2000 = s3;
         const m2 = rssMb(spid);
         row(`master RSS after that`, `${fmt(m2.rss)} MB (peak ${fmt(m2.hwm)} MB)`);

@@ -272,6 +272,21 @@ describe('LocalClient answers as the HTTP Client does', () => {
     expect(r[12]).toMatchObject({ error: { code: 409 } });
   });
 
+  it('binding, eviction and token take only a POST: an update or patch of them is 405 and changes nothing', async () => {
+    const r = await both(async (c) => {
+      const p = await c.create(POD, 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'post-only' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+      const out: unknown[] = [];
+      out.push(await outcome(c.update(POD, { ...p, spec: { ...p.spec, nodeName: 'node-a' } }, 'binding')));
+      out.push(await outcome(c.patch(POD, 'default', 'post-only', { spec: { nodeName: 'node-a' } }, 'merge', 'eviction')));
+      out.push((await c.get(POD, 'default', 'post-only')).spec.nodeName ?? '<none>');
+      await c.delete(POD, 'default', 'post-only', { gracePeriodSeconds: 0 });
+      return out;
+    });
+    expect(r[0]).toMatchObject({ error: { code: 405 } });
+    expect(r[1]).toMatchObject({ error: { code: 405 } });
+    expect(r[2]).toBe('<none>');
+  });
+
   it('services get the same ClusterIPs and NodePorts; taken ones are Invalid', async () => {
     const r = await both(async (c) => {
       const out: unknown[] = [];

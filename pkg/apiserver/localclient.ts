@@ -309,8 +309,13 @@ function scope(info: ResourceInfo, namespace: string | undefined): string | unde
 }
 
 /** checkTarget refuses what the HTTP path would answer 404 for: no name, an unknown subresource, no namespace. */
+/** POST_ONLY are the subresources that only take a POST (the HTTP handler's 405 for any other method). */
+const POST_ONLY = new Set(['binding', 'eviction', 'token']);
+
+/** checkTarget checks an update's or patch's target as the HTTP handler does. */
 function checkTarget(info: ResourceInfo, namespace: string | undefined, name: string | undefined, sub?: string): void {
   if (!name) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
   if (sub && !info.subresources.includes(sub)) throw errors.notFoundPath();
+  if (sub && POST_ONLY.has(sub)) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
   if (info.namespaced && !namespace) throw errors.notFoundPath();
 }

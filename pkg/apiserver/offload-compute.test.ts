@@ -6,7 +6,8 @@ import { lookupKind, storeKey } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Store, StoreEvent } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing.ts';
-import { computeCreate, computeUpdate, decodeRequestBody, sameJson, summaryOf, unchanged } from './offload-compute.ts';
+import { deepEqual } from '../api/kinds/meta.ts';
+import { computeCreate, computeUpdate, decodeRequestBody, summaryOf, unchanged } from './offload-compute.ts';
 import { LargeBody, OFFLOAD_WRITE_BYTES, OffloadPool, heavyWrite, lazyObject, serialisedText, typedText, type TaskName, type Tasks } from './offload.ts';
 import { Registry, type WriteOptions } from './registry.ts';
 import type { Delivery } from './watchcache.ts';
@@ -361,11 +362,11 @@ describe('unchanged', () => {
     expect(unchanged(a, { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'x', resourceVersion: '2' }, data: { b: '2', a: '1' } })).toBe(true);
     expect(unchanged(a, { ...a, data: { a: '1', b: '3' } })).toBe(false);
     expect(unchanged(a, { ...a, data: { a: '1' } })).toBe(false);
-    expect(sameJson({ a: 1, b: undefined }, { a: 1 })).toBe(true);
-    expect(sameJson([1, undefined], [1, null])).toBe(true);
-    expect(sameJson({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
-    expect(sameJson({ a: {} }, { a: [] })).toBe(false);
-    expect(sameJson({ a: null }, {})).toBe(false);
+    expect(deepEqual({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+    expect(deepEqual([1, undefined], [1, null])).toBe(true);
+    expect(deepEqual({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(deepEqual({ a: {} }, { a: [] })).toBe(false);
+    expect(deepEqual({ a: null }, {})).toBe(false);
   });
 });
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { errors, ApiError, type FieldError, field } from '../api/errors.ts';
 import { apiVersionOf, type ResourceInfo } from '../api/resources.ts';
 import type { KubeObject, Status } from '../api/types.ts';
+import { deepEqual } from '../api/kinds/meta.ts';
 import { applyDefaults, fieldsOf, resetFields, validate, validateStatusUpdate, isSpecChange, qosClassOf, statusKeepsAnnotations } from '../api/kinds/index.ts';
 import type { ObjectSummary } from '../store/types.ts';
 import { serialise } from '../store/mvcc.ts';
@@ -74,29 +75,7 @@ export function unchanged(a: KubeObject, b: KubeObject): boolean {
     delete c.metadata.resourceVersion;
     return c;
   };
-  return sameJson(strip(a), strip(b));
-}
-
-/** sameJson compares two JSON values as their encodings would (an undefined member is absent); shared parts are equal at once. */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  let n = 0;
-  for (const k in ao) {
-    if (!Object.hasOwn(ao, k) || ao[k] === undefined) continue;
-    n++;
-    if (!Object.hasOwn(bo, k) || !sameJson(ao[k], bo[k])) return false;
-  }
-  for (const k in bo) if (Object.hasOwn(bo, k) && bo[k] !== undefined) n--;
-  return n === 0;
+  return deepEqual(strip(a), strip(b));
 }
 
 /** FIELD_MANAGER_MAX_LENGTH is upstream's limit on a fieldManager's length. */
@@ -298,12 +277,6 @@ export function prepareUpdate(info: ResourceInfo, old: KubeObject, next: KubeObj
   // A subresource write is the stored object with what the subresource may change: a new top level and metadata over
   // old's other parts, shared, not copied (nothing after this changes them in place). Unchanged parts stay the same
   // references, which lets managedFields and the no-change check skip them.
-  if (subresource === 'binding') {
-    // pods/binding sets the node and the PodScheduled condition, nothing else (upstream's setPodHostAndAnnotations)
-    const out = { ...old, metadata: { ...old.metadata }, spec: { ...old.spec, nodeName: next.spec?.nodeName }, status: { ...(old.status ?? {}), conditions: next.status?.conditions } };
-    if (next.metadata.annotations) out.metadata.annotations = next.metadata.annotations;
-    return out;
-  }
   if (subresource === 'finalize') {
     // namespaces/finalize writes spec.finalizers and nothing else (upstream's namespaceFinalizeStrategy)
     const out = { ...old, metadata: { ...old.metadata }, spec: { ...(old.spec ?? {}), finalizers: next.spec?.finalizers ?? [] } };
